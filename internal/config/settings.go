@@ -1,0 +1,126 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// setting is one configurable value: its flag name, environment variable,
+// help text and where it lives in Config.
+type setting struct {
+	name  string // flag name
+	env   string // environment variable ("" for flag-only)
+	help  string
+	flag  func(fs *flag.FlagSet, c *Config)
+	parse func(c *Config, v string) error
+	copy  func(dst, src *Config)
+}
+
+func str(name, env, help string, field func(*Config) *string) setting {
+	return setting{
+		name: name, env: env, help: help,
+		flag:  func(fs *flag.FlagSet, c *Config) { fs.StringVar(field(c), name, "", help+envNote(env)) },
+		parse: func(c *Config, v string) error { *field(c) = v; return nil },
+		copy:  func(dst, src *Config) { *field(dst) = *field(src) },
+	}
+}
+
+func dur(name, env, help string, field func(*Config) *time.Duration) setting {
+	return setting{
+		name: name, env: env, help: help,
+		flag: func(fs *flag.FlagSet, c *Config) { fs.DurationVar(field(c), name, 0, help+envNote(env)) },
+		parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("%q is not a duration like 2s or 24h", v)
+			}
+			*field(c) = d
+			return nil
+		},
+		copy: func(dst, src *Config) { *field(dst) = *field(src) },
+	}
+}
+
+func boolean(name, env, help string, field func(*Config) *bool) setting {
+	return setting{
+		name: name, env: env, help: help,
+		flag: func(fs *flag.FlagSet, c *Config) { fs.BoolVar(field(c), name, false, help+envNote(env)) },
+		parse: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			*field(c) = b
+			return nil
+		},
+		copy: func(dst, src *Config) { *field(dst) = *field(src) },
+	}
+}
+
+func integer(name, env, help string, field func(*Config) *int) setting {
+	return setting{
+		name: name, env: env, help: help,
+		flag: func(fs *flag.FlagSet, c *Config) { fs.IntVar(field(c), name, 0, help+envNote(env)) },
+		parse: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a whole number", v)
+			}
+			*field(c) = n
+			return nil
+		},
+		copy: func(dst, src *Config) { *field(dst) = *field(src) },
+	}
+}
+
+func envNote(env string) string {
+	if env == "" {
+		return ""
+	}
+	return " (env " + env + ")"
+}
+
+// settings is the one list of every setting; README.md documents each
+// (TestREADMEDocumentsEverySetting checks).
+var settings = []setting{
+	str("config", "CONFIG_FILE", "YAML configuration file; its values are overridden by env vars and flags",
+		func(c *Config) *string { return &c.ConfigFile }),
+	str("database-url", "DATABASE_URL", "store: postgres://… for PostgreSQL; unset, a path or sqlite://path for embedded SQLite (default ./data/whitelabel.db)",
+		func(c *Config) *string { return &c.DatabaseURL }),
+	str("admin-token", "ADMIN_TOKEN", "operator token accepted in X-Admin-Token; empty disables the admin API",
+		func(c *Config) *string { return &c.AdminToken }),
+	str("secret-key", "SECRET_KEY", "key material for encrypting secrets at rest and signing sessions",
+		func(c *Config) *string { return &c.SecretKey }),
+	str("base-domain", "BASE_DOMAIN", "tenants are served at <subdomain>.<base domain> (default localhost)",
+		func(c *Config) *string { return &c.BaseDomain }),
+	str("api-host", "API_HOST", "host on which X-Tenant-Key selects the tenant (default api.<base domain>)",
+		func(c *Config) *string { return &c.APIHost }),
+	str("control-addr", "CONTROL_ADDR", "control API listen address (default 127.0.0.1:8081)",
+		func(c *Config) *string { return &c.ControlAddr }),
+	str("edge-addr", "EDGE_ADDR", "edge listen address (default 127.0.0.1:8080)",
+		func(c *Config) *string { return &c.EdgeAddr }),
+	str("upstream-url", "UPSTREAM_URL", "the core app the edge proxies to (default http://127.0.0.1:8082)",
+		func(c *Config) *string { return &c.UpstreamURL }),
+	str("metrics-addr", "METRICS_ADDR", "Prometheus metrics listen address of the edge (default 127.0.0.1:9090; empty disables)",
+		func(c *Config) *string { return &c.MetricsAddr }),
+	str("snapshot-path", "SNAPSHOT_PATH", "where the edge keeps its last good configuration snapshot (default ./data/edge-snapshot.json; empty disables)",
+		func(c *Config) *string { return &c.SnapshotPath }),
+	str("log-level", "LOG_LEVEL", "debug, info, warn or error (default info)",
+		func(c *Config) *string { return &c.LogLevel }),
+	str("log-format", "LOG_FORMAT", "json or text (default json)",
+		func(c *Config) *string { return &c.LogFormat }),
+	dur("provision-delay", "PROVISION_DELAY", "how long a new tenant stays provisioning before it turns active (default 2s)",
+		func(c *Config) *time.Duration { return &c.ProvisionDelay }),
+	dur("key-grace-period", "KEY_GRACE_PERIOD", "how long a partner's old API key keeps working after a rotation (default 24h)",
+		func(c *Config) *time.Duration { return &c.KeyGracePeriod }),
+	dur("upstream-timeout", "UPSTREAM_TIMEOUT", "how long the edge waits for the core app's response headers (default 30s)",
+		func(c *Config) *time.Duration { return &c.UpstreamTimeout }),
+	dur("shutdown-timeout", "SHUTDOWN_TIMEOUT", "how long SIGTERM waits for in-flight requests to finish (default 30s)",
+		func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+	boolean("metrics-tenant-label", "METRICS_TENANT_LABEL", "label request metrics with the tenant (default true)",
+		func(c *Config) *bool { return &c.MetricsTenantLabel }),
+	integer("metrics-tenant-cap", "METRICS_TENANT_CAP", "at most this many distinct tenant label values; the rest count as _other (default 1000)",
+		func(c *Config) *int { return &c.MetricsTenantCap }),
+}
