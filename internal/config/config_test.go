@@ -137,3 +137,20 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestExampleConfigsLoad(t *testing.T) {
+	for _, f := range []string{"../../configs/dev.yaml", "../../configs/production.yaml"} {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			c, _, err := Load(flag.NewFlagSet("x", flag.ContinueOnError), []string{"-config", f}, env(nil))
+			if err != nil {
+				t.Fatalf("Load(%s): %v", f, err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("Validate(%s): %v", f, err)
+			}
+			if len(c.Plans) == 0 || len(c.Routes) == 0 {
+				t.Errorf("%s: plans or routes missing", f)
+			}
+		})
+	}
+}
