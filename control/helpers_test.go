@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -237,4 +236,6 @@ func mustEqual[T comparable](t *testing.T, what string, got, want T) {
 	}
 }
 
-var _ = fmt.Sprint
+func itoa(i int64) string { return strconv.FormatInt(i, 10) }
+
+type contextT = context.Context

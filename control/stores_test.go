@@ -1,9 +1,11 @@
 package control
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/store/sqlite"
 )
 
 // backend opens a fresh, migrated store for one test.
@@ -14,8 +16,18 @@ type backend struct {
 
 func backends() []backend {
 	return []backend{
-		{"mem", func(t *testing.T) whitelabel.Store { return newMemStore() }},
+		{"sqlite", openSQLite},
 	}
+}
+
+func openSQLite(t *testing.T) whitelabel.Store {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "wl.db"), Migrate: true})
+	if err != nil {
+		t.Fatalf("open sqlite store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 // forEachStore runs fn as a subtest on every store implementation, each

@@ -90,7 +90,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, rs *reqSta
 		return err
 	}
 	name, nameField := req.Name, "name"
-	if name == "" {
+	if name == "" && req.DisplayName != "" {
 		name, nameField = req.DisplayName, "display_name"
 	} else if req.DisplayName != "" && req.DisplayName != req.Name {
 		return whitelabel.Invalid("display_name", "give name or display_name, not two different values")
