@@ -1,0 +1,88 @@
+package edge
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// middleware is one layer of the chain.
+type middleware = func(http.Handler) http.Handler
+
+// layers returns the edge's request chain, outermost first. This is the
+// one place its order is written:
+//
+//  1. request state and request id (withRequestState)
+//  2. /_edge/ health endpoints, unlogged (edgeEndpoints)
+//  3. access log and metrics (withObservability)
+//  4. tenant resolution; unknown hosts stop here (resolve)
+//  5. /api/white-label/current/info from the snapshot (currentInfo)
+//  6. lifecycle gate (lifecycle)
+//  7. rate limit, SSO and theme layers join here, in that order
+//
+// and the proxy (s.proxy) is the handler at the end.
+func (s *Server) layers() []middleware {
+	return []middleware{
+		s.withRequestState,
+		s.edgeEndpoints,
+		s.withObservability,
+		s.resolve,
+		s.currentInfo,
+		s.lifecycle,
+	}
+}
+
+// buildChain wraps the proxy in layers, the first outermost.
+func (s *Server) buildChain() http.Handler {
+	ls := s.layers()
+	var h http.Handler = s.proxy
+	for i := len(ls) - 1; i >= 0; i-- {
+		h = ls[i](h)
+	}
+	return h
+}
+
+// reqState is one request's state, stored once in its context by the
+// first layer and filled in by later ones, so the chain adds no context
+// values per layer. Layers of one request run on one goroutine, except
+// upstreamDur, which the proxy's transport may set from its own.
+type reqState struct {
+	start     time.Time
+	requestID string
+	tenant    *tenantEntry // set by resolve; nil until then or for unknown hosts
+	route     string
+	rec       *recorder // the observed ResponseWriter; nil for /_edge/
+	bodyIn    *countingBody
+	// upstreamDur is the time from sending the request upstream to
+	// its response headers (0 if the upstream was not called).
+	upstreamDur time.Duration
+	// err is the private cause of a failure, for the access log only.
+	err error
+	// status overrides the recorded status when nothing could be
+	// written (499: the client went away).
+	status int
+}
+
+type stateKey struct{}
+
+// stateFrom returns the request's state; nil outside the chain.
+func stateFrom(ctx context.Context) *reqState {
+	st, _ := ctx.Value(stateKey{}).(*reqState)
+	return st
+}
+
+// withRequestState starts the request's state: its start time and its
+// request id, taken from the client's X-Request-ID if that is a safe
+// token (1–128 of [A-Za-z0-9._-]) and generated otherwise, and echoed in
+// the response.
+func (s *Server) withRequestState(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &reqState{start: s.now()}
+		st.requestID = r.Header.Get(headerRequestID)
+		if !validRequestID(st.requestID) {
+			st.requestID = newRequestID()
+		}
+		w.Header()[headerRequestID] = []string{st.requestID}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	})
+}

@@ -1,0 +1,28 @@
+// Package ratelimit decides, once per request, whether a tenant may make
+// another call: a per-second rate with a burst (requests_per_second,
+// requests_burst) and a monthly call quota (api_calls_monthly), both
+// charged by the route's cost.
+//
+// The edge calls one interface, [Limiter]. Two implementations sit behind
+// it:
+//
+//   - [Local] keeps a golang.org/x/time/rate token bucket and a monthly
+//     counter per tenant in memory. It is right for a single edge (the
+//     embedded deployment) and is the fallback of [Redis].
+//   - [Redis] makes one atomic round trip per decision to a Redis shared
+//     by the fleet (a Lua script running GCRA on Redis TIME plus the
+//     monthly counter), so a limit of L/s holds for all edges together.
+//     When Redis is unreachable a circuit breaker stops waiting for it and
+//     the configured [FallbackMode] decides instead (open, local at this
+//     edge's share, or closed); it probes Redis in the background and
+//     returns to it by itself.
+//
+// A request's walk: the edge resolves the tenant, finds the route's cost
+// with a [CostTable], fills a [Request] from the tenant's effective quotas
+// and calls Allow. It writes the headers with [SetHeaders] on every
+// response, and refuses with 429 when Decision.Allowed is false
+// (Decision.Code is rate_limited or quota_exceeded).
+//
+// Read limiter.go first (the contract), then redis.go (the fleet script
+// and the breaker).
+package ratelimit

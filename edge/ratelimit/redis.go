@@ -1,0 +1,357 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/estatecore/whitelabel"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// FallbackMode says how a [Redis] limiter decides while Redis is
+// unreachable.
+type FallbackMode string
+
+// Fallback modes.
+const (
+	// FallbackLocal limits each edge locally at its share of the tenant's
+	// rate (Rate / FleetSize, burst likewise, at least 1), continuing the
+	// monthly count from the last value Redis reported.
+	FallbackLocal FallbackMode = "local"
+	// FallbackOpen allows every request.
+	FallbackOpen FallbackMode = "open"
+	// FallbackClosed refuses every request with CodeRateLimited.
+	FallbackClosed FallbackMode = "closed"
+)
+
+// RedisConfig configures a [Redis] limiter.
+type RedisConfig struct {
+	// Client is the Redis shared by the fleet: a *redis.Client, a
+	// *redis.ClusterClient or a ring. Required. The limiter does not close
+	// it.
+	Client redis.UniversalClient
+	// KeyPrefix starts every key. Default "wl:rl:". A tenant's keys are
+	// KeyPrefix+"{<tenant id>}:rate" (the GCRA state) and
+	// KeyPrefix+"{<tenant id>}:m:<YYYY-MM>" (the monthly count, expiring
+	// an hour after the month ends); the braces are a hash tag, so a
+	// cluster keeps both in one slot and the script may touch both.
+	KeyPrefix string
+	// Timeout bounds one decision's round trip. Default 100ms. Redis being
+	// slower than this counts as a failure for the breaker.
+	Timeout time.Duration
+	// Fallback decides while Redis is unreachable. Default FallbackLocal.
+	Fallback FallbackMode
+	// FleetSize is the number of edges sharing the limits; in
+	// FallbackLocal each edge allows 1/FleetSize of a tenant's rate and
+	// burst. Default 1.
+	FleetSize int
+	// BreakerFailures is the number of consecutive failed round trips
+	// that opens the circuit breaker. While it is open no request waits
+	// for Redis: the fallback decides at once, and a background probe
+	// (PING) runs each backoff period. Default 3.
+	BreakerFailures int
+	// BreakerBackoff is the first wait before probing an open breaker; it
+	// doubles after each failed probe up to BreakerMaxBackoff. Default 1s.
+	BreakerBackoff time.Duration
+	// BreakerMaxBackoff caps the probe backoff. Default 30s; at least
+	// BreakerBackoff.
+	BreakerMaxBackoff time.Duration
+	// Local configures the fallback's local limiter (FallbackLocal). Its
+	// Registerer is ignored: fallback decisions are counted by this
+	// limiter's metrics.
+	Local LocalConfig
+	// Now is the clock for the breaker and for requests without Now.
+	// Default time.Now.
+	Now func() time.Time
+	// Logger receives breaker transitions. Default slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the limiter's metrics
+	// (whitelabel_ratelimit_*{backend="redis"}). Nil means not registered.
+	Registerer prometheus.Registerer
+}
+
+// Redis is a [Limiter] shared by a fleet of edges through Redis: a limit
+// of L/s with burst B holds for all edges together. Each decision is one
+// EVALSHA of a Lua script that checks the monthly count, runs GCRA on
+// Redis TIME and, only if both allow, stores the new GCRA state and
+// increments the monthly count (see script.go). Nothing is read in one
+// round trip and written in another, so concurrent edges cannot
+// over-admit.
+//
+// Allow never returns an error and never waits for Redis longer than
+// Timeout: failures are counted, trip a circuit breaker after
+// BreakerFailures in a row, and the request is decided by the Fallback
+// mode with Decision.Degraded set. Redis is probed in the background and
+// the limiter goes back to it by itself when it answers.
+//
+// Redis is safe for concurrent use.
+type Redis struct {
+	cfg      RedisConfig
+	local    *Local // fallback; nil unless FallbackLocal
+	m        *metrics
+	log      *slog.Logger
+	keyRate  string // KeyPrefix + "{"
+	failures atomic.Int32
+	open     atomic.Bool  // breaker open: skip Redis
+	probing  atomic.Bool  // a probe is running
+	retryAt  atomic.Int64 // unix nanoseconds of the next probe
+	backoff  atomic.Int64 // current backoff, nanoseconds
+}
+
+var _ Limiter = (*Redis)(nil)
+
+// NewRedis returns a Redis limiter. It returns an error when Client is
+// nil, a setting is invalid, or the metrics cannot be registered. It does
+// not contact Redis.
+func NewRedis(cfg RedisConfig) (*Redis, error) {
+	if cfg.Client == nil {
+		return nil, whitelabel.Invalid("Client", "a Redis client is required")
+	}
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = "wl:rl:"
+	}
+	if cfg.Timeout < 0 || cfg.FleetSize < 0 || cfg.BreakerFailures < 0 || cfg.BreakerBackoff < 0 || cfg.BreakerMaxBackoff < 0 {
+		return nil, whitelabel.Invalid("", "rate limit settings must not be negative")
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 100 * time.Millisecond
+	}
+	switch cfg.Fallback {
+	case "":
+		cfg.Fallback = FallbackLocal
+	case FallbackLocal, FallbackOpen, FallbackClosed:
+	default:
+		return nil, whitelabel.Invalid("Fallback", "%q is not one of local, open, closed", cfg.Fallback)
+	}
+	if cfg.FleetSize == 0 {
+		cfg.FleetSize = 1
+	}
+	if cfg.BreakerFailures == 0 {
+		cfg.BreakerFailures = 3
+	}
+	if cfg.BreakerBackoff == 0 {
+		cfg.BreakerBackoff = time.Second
+	}
+	if cfg.BreakerMaxBackoff == 0 {
+		cfg.BreakerMaxBackoff = 30 * time.Second
+	}
+	if cfg.BreakerMaxBackoff < cfg.BreakerBackoff {
+		return nil, whitelabel.Invalid("BreakerMaxBackoff", "must be at least BreakerBackoff (%s)", cfg.BreakerBackoff)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Redis{cfg: cfg, log: cfg.Logger, keyRate: cfg.KeyPrefix + "{"}
+	var err error
+	if r.m, err = newMetrics(cfg.Registerer, "redis"); err != nil {
+		return nil, fmt.Errorf("new redis limiter: %w", err)
+	}
+	if cfg.Fallback == FallbackLocal {
+		lc := cfg.Local
+		lc.Registerer = nil
+		if lc.Now == nil {
+			lc.Now = cfg.Now
+		}
+		if r.local, err = newLocal(lc, "redis_fallback"); err != nil {
+			return nil, fmt.Errorf("new redis limiter: fallback: %w", err)
+		}
+	}
+	r.backoff.Store(int64(cfg.BreakerBackoff))
+	return r, nil
+}
+
+// Allow implements [Limiter]. The error is always nil.
+func (r *Redis) Allow(ctx context.Context, req Request) (Decision, error) {
+	req = req.normalized(r.cfg.Now)
+	var d Decision
+	if r.open.Load() {
+		r.maybeProbe()
+		d = r.fallback(req)
+	} else {
+		var err error
+		d, err = r.decide(ctx, req)
+		switch {
+		case err == nil:
+			if r.failures.Load() != 0 {
+				r.failures.Store(0)
+			}
+			if r.local != nil {
+				r.local.observeMonthly(req.TenantID, req.Now, d.MonthlyUsed)
+			}
+		case ctx.Err() != nil:
+			// The caller gave up (client gone); not Redis's fault.
+			d = r.fallback(req)
+		default:
+			r.m.redisErrors.Inc()
+			if n := r.failures.Add(1); int(n) >= r.cfg.BreakerFailures {
+				r.trip(err)
+			}
+			d = r.fallback(req)
+		}
+	}
+	r.m.count(&d)
+	return d, nil
+}
+
+// Degraded reports whether the breaker is open, so the fallback decides.
+func (r *Redis) Degraded() bool { return r.open.Load() }
+
+// fallback decides req without Redis.
+func (r *Redis) fallback(req Request) Decision {
+	var d Decision
+	switch r.cfg.Fallback {
+	case FallbackOpen:
+		mk := monthOf(req.Now)
+		d = Decision{Allowed: true, MonthlyLimit: max(req.MonthlyLimit, 0), MonthlyReset: monthStart(mk + 1)}
+	case FallbackClosed:
+		mk := monthOf(req.Now)
+		d = Decision{Code: whitelabel.CodeRateLimited, MonthlyLimit: max(req.MonthlyLimit, 0), MonthlyReset: monthStart(mk + 1)}
+		d.RetryAfter = max(time.Second, time.Duration(r.retryAt.Load()-r.cfg.Now().UnixNano()))
+	default:
+		n := r.cfg.FleetSize
+		if req.Rate > 0 && n > 1 {
+			req.Rate /= float64(n)
+			req.Burst = max(1, (req.Burst+n-1)/n)
+			req.Cost = min(req.Cost, req.Burst)
+		}
+		d = r.local.decide(req)
+	}
+	d.Degraded = true
+	return d
+}
+
+// trip opens the breaker if it is closed.
+func (r *Redis) trip(cause error) {
+	if !r.open.CompareAndSwap(false, true) {
+		return
+	}
+	b := r.cfg.BreakerBackoff
+	r.backoff.Store(int64(b))
+	r.retryAt.Store(r.cfg.Now().Add(b).UnixNano())
+	r.m.fallbackEngaged.Set(1)
+	r.m.transitions.WithLabelValues("open").Inc()
+	r.log.Warn("rate limit: Redis unreachable, fallback engaged",
+		"fallback", string(r.cfg.Fallback), "failures", r.failures.Load(), "retry_in", b, "err", cause)
+}
+
+// maybeProbe starts a background probe of Redis when the backoff has
+// passed and no probe is running.
+func (r *Redis) maybeProbe() {
+	if r.cfg.Now().UnixNano() < r.retryAt.Load() || !r.probing.CompareAndSwap(false, true) {
+		return
+	}
+	go r.probe()
+}
+
+// probe pings Redis once: success closes the breaker, failure doubles the
+// backoff.
+func (r *Redis) probe() {
+	defer r.probing.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), max(r.cfg.Timeout, 250*time.Millisecond))
+	err := r.cfg.Client.Ping(ctx).Err()
+	cancel()
+	if err == nil {
+		r.failures.Store(0)
+		r.open.Store(false)
+		r.m.fallbackEngaged.Set(0)
+		r.m.transitions.WithLabelValues("closed").Inc()
+		r.log.Info("rate limit: Redis reachable again, fallback disengaged")
+		return
+	}
+	r.m.redisErrors.Inc()
+	b := min(2*time.Duration(r.backoff.Load()), r.cfg.BreakerMaxBackoff)
+	r.backoff.Store(int64(b))
+	r.retryAt.Store(r.cfg.Now().Add(b).UnixNano())
+	r.log.Debug("rate limit: Redis probe failed", "retry_in", b, "err", err)
+}
+
+// decide runs the script for a normalized request.
+func (r *Redis) decide(ctx context.Context, req Request) (Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	mk := monthOf(req.Now)
+	reset := monthStart(mk + 1)
+	id := strconv.FormatInt(req.TenantID, 10)
+	ms := monthStart(mk)
+	keys := []string{
+		r.keyRate + id + "}:rate",
+		r.keyRate + id + "}:m:" + ms.Format("2006-01"),
+	}
+	rate := 0.0
+	if req.Rate > 0 {
+		rate = req.Rate
+	}
+	v, err := allowScript.Run(ctx, r.cfg.Client, keys,
+		req.Burst, strconv.FormatFloat(rate, 'g', -1, 64), req.Cost,
+		max(req.MonthlyLimit, 0), reset.Add(monthlyKeyGrace).Unix()).Slice()
+	if err != nil {
+		return Decision{}, fmt.Errorf("rate limit script: %w", err)
+	}
+	res, err := parseResult(v)
+	if err != nil {
+		return Decision{}, err
+	}
+	d := Decision{
+		MonthlyUsed:  res.used,
+		MonthlyLimit: max(req.MonthlyLimit, 0),
+		MonthlyReset: reset,
+	}
+	if req.Rate > 0 {
+		d.Limit = int64(req.Burst)
+		d.Window = window(req.Rate, req.Burst)
+		d.Remaining = res.remaining
+		d.ResetAfter = secondsDuration(res.resetAfter)
+	}
+	switch res.status {
+	case statusAllowed:
+		d.Allowed = true
+	case statusRateLimited:
+		d.Code = whitelabel.CodeRateLimited
+		d.RetryAfter = secondsDuration(res.retryAfter)
+	case statusQuotaExceeded:
+		d.Code = whitelabel.CodeQuotaExceeded
+		d.RetryAfter = reset.Sub(req.Now)
+	}
+	return d, nil
+}
+
+var errBadReply = errors.New("rate limit script: unexpected reply")
+
+type scriptResult struct {
+	status                 int64
+	remaining, used        int64
+	retryAfter, resetAfter float64
+}
+
+func parseResult(v []any) (scriptResult, error) {
+	var res scriptResult
+	if len(v) != 5 {
+		return res, errBadReply
+	}
+	var ok [5]bool
+	res.status, ok[0] = v[0].(int64)
+	res.remaining, ok[1] = v[1].(int64)
+	var ra, rs string
+	ra, ok[2] = v[2].(string)
+	rs, ok[3] = v[3].(string)
+	res.used, ok[4] = v[4].(int64)
+	if ok != [5]bool{true, true, true, true, true} {
+		return res, errBadReply
+	}
+	var err1, err2 error
+	res.retryAfter, err1 = strconv.ParseFloat(ra, 64)
+	res.resetAfter, err2 = strconv.ParseFloat(rs, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return res, fmt.Errorf("%w: %w", errBadReply, err)
+	}
+	return res, nil
+}
