@@ -96,6 +96,8 @@ func TestRoutingErrors(t *testing.T) {
 	if r.header.Get("X-Request-ID") == "" {
 		t.Error("no X-Request-ID on 405")
 	}
+	// A body on a route that takes none must still be JSON.
+	e.must(415, "POST", BasePath+"/partners/1/deactivate", admin, "x", "Content-Type", "text/plain")
 }
 
 func TestHealth(t *testing.T) {

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -288,7 +289,13 @@ func (s *Server) adapt(rt route) http.Handler {
 			}
 			s.logAccess(r, rs)
 		}()
-		err := s.authenticate(r, rs, rt.Auth)
+		var err error
+		if hasBody(r) {
+			err = checkContentType(r)
+		}
+		if err == nil {
+			err = s.authenticate(r, rs, rt.Auth)
+		}
 		if err == nil {
 			err = rt.Handler(sw, r, rs)
 		}
@@ -342,8 +349,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, rs *reqState) e
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyTimeout bounds the store ping of /readyz, so a hung database
+// reports unavailable instead of hanging the probe.
+const readyTimeout = 2 * time.Second
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, rs *reqState) error {
-	if err := s.store.Ping(r.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
 		s.log.WarnContext(r.Context(), "control: readiness check failed", "err", err, "request_id", rs.requestID)
 		return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 	}
