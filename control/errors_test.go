@@ -46,6 +46,7 @@ func TestCreateValidation(t *testing.T) {
 			{"negative quota", `{` + ok + `,"subdomain":"okay","resource_quotas":{"storage_gb":-1}}`, nil, 400, "invalid_input", "resource_quotas.storage_gb"},
 			{"brand not object", `{` + ok + `,"subdomain":"okay","brand_config":[1]}`, nil, 400, "invalid_input", "brand_config"},
 			{"brand unknown key", `{` + ok + `,"subdomain":"okay","brand_config":{"custom_css":"x"}}`, nil, 400, "invalid_input", "brand_config.custom_css"},
+			{"brand bad colour", `{` + ok + `,"subdomain":"okay","brand_config":{"colors":{"primary":"url(x)"}}}`, nil, 400, "invalid_input", "brand_config.colors.primary"},
 			{"bad tenant key", `{` + ok + `,"subdomain":"okay","tenant_key":"UP"}`, nil, 400, "invalid_input", "tenant_key"},
 			{"malformed json", `{"name":`, nil, 400, "invalid_input", ""},
 			{"syntax error", `{"name" "x"}`, nil, 400, "invalid_input", ""},

@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"maps"
 	"math"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/theming"
 )
 
 // brandKeys are the top-level keys a brand config may have. Full
@@ -41,6 +43,21 @@ func validateBrandConfig(field string, raw []byte) (json.RawMessage, error) {
 			}
 			return nil, whitelabel.Invalid(f, "unknown brand config key %q (allowed: %s)", k, strings.Join(slices.Sorted(maps.Keys(brandKeys)), ", "))
 		}
+	}
+	// The values the edge already renders (name, colors.primary) must be
+	// usable now, or pages would silently fall back to defaults.
+	if _, err := theming.ParseBrand(raw); err != nil {
+		var e *whitelabel.Error
+		if errors.As(err, &e) && e.Code == whitelabel.CodeInvalid {
+			f := e.Field
+			if f == "brand_config" || f == "" {
+				f = field
+			} else if field != "" {
+				f = field + "." + f
+			}
+			return nil, &whitelabel.Error{Code: whitelabel.CodeInvalid, Field: f, Message: e.Message, Err: e.Err}
+		}
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {

@@ -39,6 +39,8 @@ func TestBranding(t *testing.T) {
 			{"string", `"x"`, 400, ""},
 			{"null", `null`, 400, ""},
 			{"unknown key", `{"colors":{},"custom_css":"body{}"}`, 400, "custom_css"},
+			{"css injection in primary", `{"colors":{"primary":"red;}body{display:none"}}`, 400, "colors.primary"},
+			{"control character in name", `{"name":"a\u0007b"}`, 400, "name"},
 			{"all allowed keys", `{"name":"N","colors":{},"typography":{},"layout":{},"logo":{},"favicon":"f","email":{},"inject":{}}`, 200, ""},
 		}
 		for _, tc := range tests {
