@@ -88,7 +88,7 @@ func TestHeaderStripping(t *testing.T) {
 	want := map[string]string{
 		"X-Tenant-Id": "7", "X-Tenant-Key": "acme-key", "X-Organization-Id": "1007", "X-Tenant-Plan": "premium",
 		"X-Tenant-Features": "advanced_reporting,ai_analytics,api_access,custom_domains,max_properties",
-		"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "acme.example.test", "X-Forwarded-Proto": "http",
+		"X-Forwarded-For":   "127.0.0.1", "X-Forwarded-Host": "acme.example.test", "X-Forwarded-Proto": "http",
 		"X-Custom": "kept",
 	}
 	for k, v := range want {

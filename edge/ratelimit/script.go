@@ -66,8 +66,6 @@ if rate > 0 then
 end
 
 used = redis.call("INCRBY", KEYS[2], cost)
-if used == cost then
-  redis.call("EXPIREAT", KEYS[2], mexpire)
-end
+redis.call("EXPIREAT", KEYS[2], mexpire)
 return {0, remaining, "0", tostring(reset_after), used}
 `)

@@ -1,0 +1,262 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/websocket"
+
+	"github.com/estatecore/whitelabel"
+)
+
+func activeSource() *fakeSource { return newFakeSource(tenant(1, "acme", whitelabel.StatusActive)) }
+
+func TestUpstreamDown(t *testing.T) {
+	// A listener closed right away: its port refuses connections.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	e := startEdge(t, activeSource(), "http://"+addr, nil)
+	resp, body := e.do(t, "GET", "acme.example.test", "/", nil)
+	if resp.StatusCode != http.StatusBadGateway || errorCode(t, body) != string(whitelabel.CodeUpstreamUnavailable) {
+		t.Fatalf("got %d %s, want 502 upstream_unavailable", resp.StatusCode, body)
+	}
+	resp, body = e.do(t, "GET", "acme.example.test", "/", map[string]string{"Accept": "text/html"})
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "acme Brand") || !strings.Contains(body, "Temporarily unavailable") {
+		t.Fatalf("got %d %s, want the branded 502 page", resp.StatusCode, body)
+	}
+}
+
+func TestUpstreamSlow(t *testing.T) {
+	release := make(chan struct{})
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	e := startEdge(t, activeSource(), up.URL, func(c *Config) { c.UpstreamTimeout = 50 * time.Millisecond })
+	resp, body := e.do(t, "GET", "acme.example.test", "/slow", nil)
+	if resp.StatusCode != http.StatusGatewayTimeout || errorCode(t, body) != string(whitelabel.CodeUpstreamTimeout) {
+		t.Fatalf("got %d %s, want 504 upstream_timeout", resp.StatusCode, body)
+	}
+	if n := len(up.requests()); n != 1 {
+		t.Errorf("upstream saw %d requests, want 1 (a timeout is not retried)", n)
+	}
+}
+
+// TestRetryOnce: a connection dropped before any response is retried
+// once for idempotent requests without a body, never for a POST.
+func TestRetryOnce(t *testing.T) {
+	var drop atomic.Bool
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if drop.CompareAndSwap(true, false) {
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				if tc, ok := c.(*net.TCPConn); ok {
+					tc.SetLinger(0) // RST, not FIN
+				}
+				c.Close()
+			}
+			return
+		}
+		io.WriteString(w, "upstream ok")
+	})
+	e := startEdge(t, activeSource(), up.URL, nil)
+
+	drop.Store(true)
+	resp, body := e.do(t, "GET", "acme.example.test", "/", nil)
+	if resp.StatusCode != 200 || body != "upstream ok" {
+		t.Fatalf("GET after a dropped connection: %d %s, want 200 from the retry", resp.StatusCode, body)
+	}
+	if n := len(up.requests()); n != 2 {
+		t.Errorf("upstream saw %d requests, want 2", n)
+	}
+
+	drop.Store(true)
+	req, _ := http.NewRequest("POST", e.URL+"/", strings.NewReader("payload"))
+	req.Host = "acme.example.test"
+	resp2, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusBadGateway {
+		t.Fatalf("POST after a dropped connection: %d, want 502 (not retried)", resp2.StatusCode)
+	}
+	if n := len(up.requests()); n != 3 {
+		t.Errorf("upstream saw %d requests, want 3 (POST sent once)", n)
+	}
+}
+
+func TestWebSocketThroughEdge(t *testing.T) {
+	up := newUpstream(t, websocket.Handler(func(c *websocket.Conn) {
+		req := c.Request()
+		websocket.Message.Send(c, "tenant "+req.Header.Get("X-Tenant-Id"))
+		io.Copy(c, c)
+	}).ServeHTTP)
+	e := startEdge(t, activeSource(), up.URL, nil)
+
+	cfg, err := websocket.NewConfig("ws://acme.example.test/ws", "http://acme.example.test/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	ws, err := websocket.NewClient(cfg, conn)
+	if err != nil {
+		t.Fatalf("WebSocket handshake through the edge: %v", err)
+	}
+	var msg string
+	if err := websocket.Message.Receive(ws, &msg); err != nil || msg != "tenant 1" {
+		t.Fatalf("first message %q, %v; want %q", msg, err, "tenant 1")
+	}
+	for _, m := range []string{"hello", "world"} {
+		if err := websocket.Message.Send(ws, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := websocket.Message.Receive(ws, &msg); err != nil || msg != m {
+			t.Fatalf("echo %q, %v; want %q", msg, err, m)
+		}
+	}
+}
+
+func TestSSEThroughEdge(t *testing.T) {
+	next := make(chan struct{})
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			io.WriteString(w, "data: event "+string(rune('0'+i))+"\n\n")
+			http.NewResponseController(w).Flush()
+			select {
+			case <-next: // the client saw this event before the next is written
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	e := startEdge(t, activeSource(), up.URL, nil)
+	req, _ := http.NewRequest("GET", e.URL+"/events", nil)
+	req.Host = "acme.example.test"
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i := range 3 {
+		line, err := br.ReadString('\n')
+		if err != nil || line != "data: event "+string(rune('0'+i))+"\n" {
+			t.Fatalf("event %d: %q, %v", i, line, err)
+		}
+		br.ReadString('\n')
+		next <- struct{}{}
+	}
+}
+
+// TestGracefulDrain: a request in flight when Shutdown starts completes.
+func TestGracefulDrain(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		io.WriteString(w, "slow but complete")
+	})
+	e := startEdge(t, activeSource(), up.URL, nil)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: e.Handler()}
+	go srv.Serve(l)
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "http://"+l.Addr().String()+"/", nil)
+		req.Host = "acme.example.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- result{resp.StatusCode, string(b), err}
+	}()
+	<-arrived
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- srv.Shutdown(context.Background()) }()
+	// Shutdown closes the listener first; once new connections are refused
+	// it is draining, with our request still in flight.
+	waitFor(t, "listener closed", 5*time.Second, func() bool {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	select {
+	case err := <-shutdown:
+		t.Fatalf("Shutdown returned %v with a request in flight", err)
+	default:
+	}
+	close(release)
+	r := <-got
+	if r.err != nil || r.code != 200 || r.body != "slow but complete" {
+		t.Fatalf("in-flight request: %d %q %v, want 200 complete", r.code, r.body, r.err)
+	}
+	if err := <-shutdown; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestClientGone: a client that leaves while the upstream works is
+// logged as 499 and the upstream's request is cancelled.
+func TestClientGone(t *testing.T) {
+	cancelled := make(chan struct{})
+	arrived := make(chan struct{})
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-r.Context().Done()
+		close(cancelled)
+	})
+	e := startEdge(t, activeSource(), up.URL, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.URL+"/", nil)
+	req.Host = "acme.example.test"
+	go func() { <-arrived; cancel() }()
+	_, err := e.srv.Client().Do(req)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("client error %v, want context.Canceled", err)
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upstream request was not cancelled when the client left")
+	}
+	waitFor(t, "client_gone counted", 5*time.Second, func() bool {
+		return counterValue(t, e.cfg.Registry, "whitelabel_edge_upstream_errors_total", map[string]string{"kind": "client_gone"}) == 1
+	})
+}
