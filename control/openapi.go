@@ -124,7 +124,7 @@ func queryParams(rt route) []any {
 		return []any{
 			q("tenant_id", "integer", "only entries about this tenant"),
 			q("partner_id", "integer", "admin only: one partner's entries"),
-			q("limit", "integer", "page size, 1–500 (default 100)"),
+			q("limit", "integer", "page size, 1–200 (default 100)"),
 			q("cursor", "string", "next_cursor of the previous page"),
 		}
 	}

@@ -348,3 +348,34 @@ func TestETagIfMatch(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentUpdatesRetry sends overlapping changes without If-Match:
+// each loses the compare-and-swap sometimes and must be retried, so all
+// of them land.
+func TestConcurrentUpdatesRetry(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st whitelabel.Store) {
+		e := newEnv(t, st)
+		p := e.createPartner("busy")
+		id := idOf(e.createTenant(p, "busy", nil))
+		const n = 5
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				statuses[i] = e.do("PUT", tenantPath(id, "features", fmt.Sprintf("flag_%d", i)), apiKey(p.key), `{"value": true}`).status
+			})
+		}
+		wg.Wait()
+		for i, s := range statuses {
+			if s != 200 {
+				t.Errorf("PUT flag_%d = %d, want 200", i, s)
+			}
+		}
+		f := e.must(200, "GET", tenantPath(id, "features"), apiKey(p.key), nil).obj(t)["features"].(map[string]any)
+		for i := range n {
+			if _, ok := f[fmt.Sprintf("flag_%d", i)]; !ok {
+				t.Errorf("flag_%d lost", i)
+			}
+		}
+	})
+}
