@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/internal/testenv"
+	"github.com/estatecore/whitelabel/store/postgres"
 	"github.com/estatecore/whitelabel/store/sqlite"
 )
 
@@ -17,6 +19,7 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{"sqlite", openSQLite},
+		{"postgres", openPostgres},
 	}
 }
 
@@ -25,6 +28,18 @@ func openSQLite(t *testing.T) whitelabel.Store {
 	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "wl.db"), Migrate: true})
 	if err != nil {
 		t.Fatalf("open sqlite store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// openPostgres opens a store on a fresh database (testenv skips, or in CI
+// fails, when PostgreSQL is not reachable).
+func openPostgres(t *testing.T) whitelabel.Store {
+	t.Helper()
+	st, err := postgres.Open(t.Context(), postgres.Config{URL: testenv.PostgresURL(t), MaxConns: 8, Migrate: true})
+	if err != nil {
+		t.Fatalf("open postgres store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
