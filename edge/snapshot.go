@@ -56,28 +56,17 @@ func newEntry(tc whitelabel.TenantConfig, plans whitelabel.Plans, baseDomain str
 	e.key = t.TenantKey
 	e.orgID = strconv.FormatInt(t.OrganizationID, 10)
 	e.plan = t.Plan
-	feats := plans.EnabledFeatures(t)
-	f := strings.Join(feats, ",")
-	if interned != nil {
-		if s, ok := interned[f]; ok {
-			f = s
-		} else {
-			interned[f] = f
-		}
-	}
+	feats, f := enabledFeatures(plans, t, interned)
 	e.features = f
 	e.hdrID, e.hdrKey, e.hdrOrgID = []string{e.id}, []string{e.key}, []string{e.orgID}
 	e.hdrPlan, e.hdrFeatures = []string{e.plan}, []string{e.features}
 	// An invalid brand keeps what was valid: a bad colour must not take a
 	// tenant's pages down, and control rejects bad brands on write anyway.
-	e.brand, _ = theming.ParseBrand(t.BrandConfig)
-
+	var err error
+	e.brand, err = theming.ParseBrand(t.BrandConfig)
 	brand := json.RawMessage(t.BrandConfig)
-	if len(brand) == 0 || !json.Valid(brand) {
+	if len(brand) == 0 || err != nil && !json.Valid(brand) {
 		brand = json.RawMessage("{}")
-	}
-	if feats == nil {
-		feats = []string{}
 	}
 	e.info, _ = json.Marshal(publicInfo{DisplayName: t.DisplayName, TenantKey: t.TenantKey, Status: t.Status, Brand: brand, Features: feats})
 
@@ -92,6 +81,36 @@ func newEntry(tc whitelabel.TenantConfig, plans whitelabel.Plans, baseDomain str
 		}
 	}
 	return e
+}
+
+// enabledFeatures returns t's enabled features and their header value.
+// Tenants without overrides share their plan's result through interned
+// (keyed by "\x00"+plan), which may be nil; equal strings are shared too.
+func enabledFeatures(plans whitelabel.Plans, t *whitelabel.Tenant, interned map[string]string) ([]string, string) {
+	if interned != nil && len(t.FeatureFlags) == 0 {
+		if f, ok := interned["\x00"+t.Plan]; ok {
+			if f == "" {
+				return []string{}, f
+			}
+			return strings.Split(f, ","), f
+		}
+	}
+	feats := plans.EnabledFeatures(t)
+	if feats == nil {
+		feats = []string{}
+	}
+	f := strings.Join(feats, ",")
+	if interned != nil {
+		if s, ok := interned[f]; ok {
+			f = s
+		} else {
+			interned[f] = f
+		}
+		if len(t.FeatureFlags) == 0 {
+			interned["\x00"+t.Plan] = f
+		}
+	}
+	return feats, f
 }
 
 // shardCount splits each index so that a change copies only the shards it

@@ -232,3 +232,5 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("readyz: %d", rec.Code)
 	}
 }
+
+func timeNow() time.Time { return time.Now() }

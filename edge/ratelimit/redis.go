@@ -59,7 +59,8 @@ type RedisConfig struct {
 	// BreakerBackoff is the first wait before probing an open breaker; it
 	// doubles after each failed probe up to BreakerMaxBackoff. Default 1s.
 	BreakerBackoff time.Duration
-	// BreakerMaxBackoff caps the probe backoff. Default 30s; at least
+	// BreakerMaxBackoff caps the probe backoff. Default 30s or
+	// BreakerBackoff if that is longer; it must not be below
 	// BreakerBackoff.
 	BreakerMaxBackoff time.Duration
 	// Local configures the fallback's local limiter (FallbackLocal). Its
@@ -139,7 +140,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		cfg.BreakerBackoff = time.Second
 	}
 	if cfg.BreakerMaxBackoff == 0 {
-		cfg.BreakerMaxBackoff = 30 * time.Second
+		cfg.BreakerMaxBackoff = max(30*time.Second, cfg.BreakerBackoff)
 	}
 	if cfg.BreakerMaxBackoff < cfg.BreakerBackoff {
 		return nil, whitelabel.Invalid("BreakerMaxBackoff", "must be at least BreakerBackoff (%s)", cfg.BreakerBackoff)

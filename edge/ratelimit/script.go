@@ -25,8 +25,9 @@ const monthlyKeyGrace = time.Hour
 // (0: unlimited), expiry of the monthly counter (unix seconds).
 //
 // Order matters: the monthly quota is checked first and a refusal touches
-// nothing; then GCRA, and a rate refusal touches nothing; only an allowed
-// request stores the new TAT and increments the month. Reply: {status,
+// nothing (it reports the tokens left); then GCRA, and a rate refusal
+// touches nothing; only an allowed request stores the new TAT and
+// increments the month. Reply: {status,
 // remaining tokens, retry_after seconds, reset_after seconds, monthly
 // used}.
 //
@@ -42,9 +43,7 @@ local mlimit = tonumber(ARGV[4])
 local mexpire = tonumber(ARGV[5])
 
 local used = tonumber(redis.call("GET", KEYS[2]) or "0")
-if mlimit > 0 and used + cost > mlimit then
-  return {2, 0, "0", "0", used}
-end
+local over_quota = mlimit > 0 and used + cost > mlimit
 
 local remaining, reset_after = 0, 0
 if rate > 0 then
@@ -55,14 +54,21 @@ if rate > 0 then
   if tat < now then
     tat = now
   end
+  -- 1e-6 absorbs float error so a full bucket reports burst - cost.
+  local before = math.floor(math.max(0, (now - (tat - interval * burst)) / interval) + 1e-6)
+  if over_quota then
+    return {2, before, "0", tostring(tat - now), used}
+  end
   local new_tat = tat + interval * cost
   local diff = now - (new_tat - interval * burst)
   if diff < 0 then
-    return {1, math.floor(math.max(0, (now - (tat - interval * burst)) / interval)), tostring(-diff), tostring(tat - now), used}
+    return {1, before, tostring(-diff), tostring(tat - now), used}
   end
-  remaining = math.floor(diff / interval)
+  remaining = math.floor(diff / interval + 1e-6)
   reset_after = new_tat - now
   redis.call("SET", KEYS[1], string.format("%.6f", new_tat), "PX", math.ceil(reset_after * 1000) + 1)
+elseif over_quota then
+  return {2, 0, "0", "0", used}
 end
 
 used = redis.call("INCRBY", KEYS[2], cost)

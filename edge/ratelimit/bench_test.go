@@ -1,0 +1,70 @@
+package ratelimit
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The tenant count spreads the load over shards as a real edge would.
+const benchTenants = 1024
+
+func BenchmarkLocalAllow(b *testing.B) {
+	l, err := NewLocal(LocalConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			l.Allow(ctx, Request{TenantID: int64(i % benchTenants), Rate: 1e6, Burst: 1000, MonthlyLimit: 1 << 40})
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			i := next.Add(1) * 7919
+			for pb.Next() {
+				i++
+				l.Allow(ctx, Request{TenantID: i % benchTenants, Rate: 1e6, Burst: 1000, MonthlyLimit: 1 << 40})
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	})
+}
+
+func BenchmarkRedisAllow(b *testing.B) {
+	srv := startRedis(b)
+	l, err := NewRedis(RedisConfig{Client: srv.client(b), Timeout: time.Second, Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			d, _ := l.Allow(ctx, Request{TenantID: int64(i % benchTenants), Rate: 1e6, Burst: 1000, MonthlyLimit: 1 << 40, Now: now})
+			if d.Degraded {
+				b.Fatal("degraded decision")
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			i := next.Add(1) * 7919
+			for pb.Next() {
+				i++
+				l.Allow(ctx, Request{TenantID: i % benchTenants, Rate: 1e6, Burst: 1000, MonthlyLimit: 1 << 40, Now: now})
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	})
+}
