@@ -32,10 +32,10 @@ func Example() {
 		if !d.Allowed {
 			rec.WriteHeader(http.StatusTooManyRequests)
 		}
-		fmt.Println(rec.Code, d.Code, rec.Header().Get("RateLimit"), rec.Header().Get("Retry-After"))
+		fmt.Printf("%d %q %s retry=%q\n", rec.Code, d.Code, rec.Header().Get("RateLimit"), rec.Header().Get("Retry-After"))
 	}
 	// Output:
-	// 200  "default";r=10;t=1 
-	// 200  "default";r=0;t=2 
-	// 429 rate_limited "default";r=0;t=2 1
+	// 200 "" "default";r=10;t=1 retry=""
+	// 200 "" "default";r=0;t=2 retry=""
+	// 429 "rate_limited" "default";r=0;t=2 retry="1"
 }

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/estatecore/whitelabel"
@@ -109,6 +110,31 @@ func monthOf(t time.Time) int64 {
 // monthStart returns the first instant of month key mk in UTC.
 func monthStart(mk int64) time.Time {
 	return time.Date(int(mk/12), time.Month(mk%12+1), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// monthCache remembers the current month so the hot path does not
+// compute calendar dates; it is safe for concurrent use.
+type monthCache struct {
+	p atomic.Pointer[monthSpan]
+}
+
+type monthSpan struct {
+	start, end int64 // unix nanoseconds: [start, end)
+	mk         int64
+	reset      time.Time // the start of the next month
+}
+
+// month returns t's month key and the start of the following month.
+func (c *monthCache) month(t time.Time) (int64, time.Time) {
+	ns := t.UnixNano()
+	if s := c.p.Load(); s != nil && ns >= s.start && ns < s.end {
+		return s.mk, s.reset
+	}
+	mk := monthOf(t)
+	s := &monthSpan{start: monthStart(mk).UnixNano(), mk: mk, reset: monthStart(mk + 1)}
+	s.end = s.reset.UnixNano()
+	c.p.Store(s)
+	return mk, s.reset
 }
 
 // window returns the time to refill burst tokens at rate per second.

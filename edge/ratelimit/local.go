@@ -47,6 +47,7 @@ type Local struct {
 	idle     int64 // nanoseconds
 	perShard int
 	m        *metrics
+	months   monthCache
 	shards   [numShards]shard
 }
 
@@ -133,9 +134,9 @@ func (l *Local) shardFor(id int64) *shard {
 // decide makes the decision for a normalized request.
 func (l *Local) decide(req Request) Decision {
 	now := req.Now
-	mk := monthOf(now)
+	mk, reset := l.months.month(now)
 	cost := int64(req.Cost)
-	d := Decision{MonthlyLimit: max(req.MonthlyLimit, 0), MonthlyReset: monthStart(mk + 1)}
+	d := Decision{MonthlyLimit: max(req.MonthlyLimit, 0), MonthlyReset: reset}
 
 	s := l.shardFor(req.TenantID)
 	s.mu.Lock()
@@ -236,7 +237,7 @@ func (l *Local) unsyncedEntry(s *shard, id, now int64) *entry {
 // caller must hold s.mu.
 func (l *Local) unsyncedSweep(s *shard, now int64) {
 	s.lastSweep = now
-	mk := monthOf(time.Unix(0, now))
+	mk, _ := l.months.month(time.Unix(0, now))
 	for id, e := range s.m {
 		if now-e.seen < l.idle {
 			continue
@@ -255,6 +256,7 @@ func (l *Local) observeMonthly(id int64, now time.Time, used int64) {
 	s := l.shardFor(id)
 	s.mu.Lock()
 	e := l.unsyncedEntry(s, id, now.UnixNano())
-	e.month, e.used = monthOf(now), used
+	e.month, _ = l.months.month(now)
+	e.used = used
 	s.mu.Unlock()
 }
