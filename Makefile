@@ -4,7 +4,7 @@ GO        ?= go
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 
-.PHONY: run test lint fmt build bench clean
+.PHONY: run test lint fmt build bench bench-go bench-proxy clean
 
 ## run: the whole gateway on the embedded store (demo core app, control, edge, demo tenant "acme")
 run:
@@ -29,9 +29,14 @@ fmt:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## bench: Go benchmarks of the hot path (see README "Performance")
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./edge/...
+## bench: Go benchmarks of the hot path, then the proxy comparison (edge vs upstream, Caddy, nginx)
+bench: bench-go bench-proxy
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./edge/...
+
+bench-proxy:
+	bench/proxy.sh
 
 clean:
 	rm -rf bin data

@@ -1,0 +1,308 @@
+// Command proxybench measures the edge against the direct upstream, Caddy
+// and nginx in one run, with one method so the figures compare: the proxy
+// under test pinned to CPU 0 (GOMAXPROCS=1 for Go proxies), wrk and the
+// upstream on CPU 1, `wrk -t1 -c64 -d10s --latency` after a warm-up, three
+// repetitions interleaved, medians with min–max. It prints requests/s, p50,
+// p99 and RSS for each, then the ratios edge/Caddy, edge/nginx and
+// edge/upstream.
+//
+// bench/proxy.sh installs wrk, nginx and Caddy and builds the binaries it
+// needs; run it through `make bench-proxy`.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type target struct {
+	name string
+	url  string // base URL
+	host string // Host header
+	cmd  *exec.Cmd
+}
+
+type sample struct{ rps, p50, p99, rssMB float64 }
+
+func main() {
+	bin := flag.String("bin", "bin/bench", "directory with edge, upstream, seed and caddy binaries")
+	work := flag.String("work", "", "scratch directory (default: a new temp dir)")
+	dur := flag.Duration("d", 10*time.Second, "wrk duration per run")
+	reps := flag.Int("reps", 3, "repetitions")
+	tenants := flag.Int("tenants", 10000, "tenants in the edge's snapshot")
+	skip := flag.String("skip", "", "comma-separated targets to leave out (caddy,nginx)")
+	flag.Parse()
+	if *work == "" {
+		d, err := os.MkdirTemp("", "proxybench")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(d)
+		*work = d
+	}
+	abs, _ := filepath.Abs(*bin)
+	*bin = abs
+
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			p.Process.Signal(syscall.SIGTERM)
+			p.Wait()
+		}
+	}()
+	start := func(cpu string, env []string, name string, args ...string) *exec.Cmd {
+		full := append([]string{"-c", cpu, name}, args...)
+		c := exec.Command("taskset", full...)
+		c.Env = append(os.Environ(), env...)
+		c.Stdout, c.Stderr = io.Discard, os.Stderr
+		if err := c.Start(); err != nil {
+			log.Fatalf("start %s: %v", name, err)
+		}
+		procs = append(procs, c)
+		return c
+	}
+
+	run(*bin+"/seed", "-db", *work+"/bench.db", "-n", strconv.Itoa(*tenants))
+	start("1", nil, *bin+"/upstream", "-addr", "127.0.0.1:18000")
+	waitPort("127.0.0.1:18000")
+
+	targets := []*target{{name: "upstream", url: "http://127.0.0.1:18000"}}
+	edge := start("0", []string{
+		"GOMAXPROCS=1", "DATABASE_URL=" + *work + "/bench.db", "BASE_DOMAIN=bench.test",
+		"EDGE_ADDR=127.0.0.1:18080", "UPSTREAM_URL=http://127.0.0.1:18000",
+		"METRICS_ADDR=127.0.0.1:18090", "SNAPSHOT_PATH=", "LOG_LEVEL=warn",
+	}, *bin+"/edge")
+	waitPort("127.0.0.1:18080")
+	targets = append(targets, &target{name: "edge", url: "http://127.0.0.1:18080", host: "t05000.bench.test", cmd: edge})
+
+	if !strings.Contains(*skip, "caddy") {
+		caddyfile := *work + "/Caddyfile"
+		os.WriteFile(caddyfile, []byte("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n:18081 {\n\treverse_proxy 127.0.0.1:18000\n}\n"), 0o644)
+		c := start("0", []string{"GOMAXPROCS=1", "XDG_DATA_HOME=" + *work, "XDG_CONFIG_HOME=" + *work}, *bin+"/caddy", "run", "--config", caddyfile, "--adapter", "caddyfile")
+		waitPort("127.0.0.1:18081")
+		targets = append(targets, &target{name: "caddy", url: "http://127.0.0.1:18081", cmd: c})
+	}
+	if !strings.Contains(*skip, "nginx") {
+		conf := *work + "/nginx.conf"
+		os.WriteFile(conf, []byte(fmt.Sprintf(`worker_processes 1;
+daemon off;
+user root;
+pid %[1]s/nginx.pid;
+error_log %[1]s/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/nginx-body;
+  proxy_temp_path %[1]s/nginx-proxy;
+  upstream up { server 127.0.0.1:18000; keepalive 64; }
+  server {
+    listen 127.0.0.1:18082;
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`, *work)), 0o644)
+		nginx, _ := exec.LookPath("nginx")
+		if nginx == "" {
+			nginx = "/usr/sbin/nginx"
+		}
+		c := start("0", nil, nginx, "-c", conf, "-p", *work)
+		waitPort("127.0.0.1:18082")
+		targets = append(targets, &target{name: "nginx", url: "http://127.0.0.1:18082", cmd: c})
+	}
+
+	// Every proxy must serve the page before anything is measured.
+	for _, t := range targets {
+		if err := check(t); err != nil {
+			log.Fatalf("%s: %v", t.name, err)
+		}
+	}
+
+	results := map[string][]sample{} // "target/size"
+	for _, size := range []string{"small", "large"} {
+		for _, t := range targets {
+			wrk(t, size, 2*time.Second) // warm-up
+		}
+		for r := 0; r < *reps; r++ {
+			for _, t := range targets {
+				s := wrk(t, size, *dur)
+				if t.cmd != nil {
+					s.rssMB = rss(t.cmd.Process.Pid)
+				}
+				results[t.name+"/"+size] = append(results[t.name+"/"+size], s)
+			}
+		}
+	}
+
+	fmt.Printf("\nproxy benchmark: wrk -t1 -c64 -d%s --latency, %d repetitions interleaved, %d tenants in the edge snapshot\n", *dur, *reps, *tenants)
+	fmt.Printf("proxies pinned to CPU 0 (GOMAXPROCS=1 for Go), wrk and upstream on CPU 1; medians (min–max)\n\n")
+	fmt.Printf("%-6s %-9s %-26s %-10s %-10s %-8s\n", "size", "target", "requests/s", "p50 ms", "p99 ms", "RSS MB")
+	med := map[string]sample{}
+	for _, size := range []string{"small", "large"} {
+		label := map[string]string{"small": "200 B", "large": "100 KiB"}[size]
+		for _, t := range targets {
+			ss := results[t.name+"/"+size]
+			m := sample{
+				rps: median(ss, func(s sample) float64 { return s.rps }), p50: median(ss, func(s sample) float64 { return s.p50 }),
+				p99: median(ss, func(s sample) float64 { return s.p99 }), rssMB: median(ss, func(s sample) float64 { return s.rssMB }),
+			}
+			med[t.name+"/"+size] = m
+			lo, hi := minmax(ss)
+			rssStr := "-"
+			if t.cmd != nil {
+				rssStr = fmt.Sprintf("%.1f", m.rssMB)
+			}
+			fmt.Printf("%-6s %-9s %-26s %-10.2f %-10.2f %-8s\n", label, t.name, fmt.Sprintf("%.0f (%.0f–%.0f)", m.rps, lo, hi), m.p50, m.p99, rssStr)
+		}
+	}
+	fmt.Println()
+	for _, size := range []string{"small", "large"} {
+		e := med["edge/"+size]
+		for _, other := range []string{"caddy", "nginx", "upstream"} {
+			o, ok := med[other+"/"+size]
+			if !ok || o.rps == 0 {
+				continue
+			}
+			fmt.Printf("%-6s edge/%-8s throughput %.2f×   p99 %.2f×\n", size, other, e.rps/o.rps, e.p99/o.p99)
+		}
+	}
+}
+
+func run(name string, args ...string) {
+	c := exec.Command(name, args...)
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	if err := c.Run(); err != nil {
+		log.Fatalf("%s: %v", name, err)
+	}
+}
+
+func waitPort(addr string) {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log.Fatalf("nothing listens on %s", addr)
+}
+
+func check(t *target) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", t.url+"/small", nil)
+	if t.host != "" {
+		req.Host = t.host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !bytes.Contains(b, []byte("<html>")) {
+		return fmt.Errorf("GET /small = %d %q", resp.StatusCode, b)
+	}
+	return nil
+}
+
+var (
+	rpsRE = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	latRE = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)`)
+)
+
+func wrk(t *target, size string, d time.Duration) sample {
+	args := []string{"-c", "1", "wrk", "-t1", "-c64", "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency"}
+	if t.host != "" {
+		args = append(args, "-H", "Host: "+t.host)
+	}
+	args = append(args, t.url+"/"+size)
+	out, err := exec.Command("taskset", args...).CombinedOutput()
+	if err != nil {
+		log.Fatalf("wrk %s: %v\n%s", t.name, err, out)
+	}
+	if bytes.Contains(out, []byte("Non-2xx")) || bytes.Contains(out, []byte("Socket errors")) {
+		log.Printf("warning: %s %s: %s", t.name, size, firstLines(out))
+	}
+	var s sample
+	if m := rpsRE.FindSubmatch(out); m != nil {
+		s.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	for _, m := range latRE.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		switch string(m[3]) {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		if string(m[1]) == "50" {
+			s.p50 = v
+		} else {
+			s.p99 = v
+		}
+	}
+	return s
+}
+
+func firstLines(b []byte) string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if l := sc.Text(); strings.Contains(l, "Non-2xx") || strings.Contains(l, "Socket errors") {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func rss(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			f := strings.Fields(l)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func median(ss []sample, f func(sample) float64) float64 {
+	v := make([]float64, len(ss))
+	for i, s := range ss {
+		v[i] = f(s)
+	}
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
+
+func minmax(ss []sample) (float64, float64) {
+	lo, hi := ss[0].rps, ss[0].rps
+	for _, s := range ss {
+		lo, hi = min(lo, s.rps), max(hi, s.rps)
+	}
+	return lo, hi
+}
