@@ -3,6 +3,9 @@ package control
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -110,4 +113,23 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("document has %d operations, route table %d", count, len(e.srv.routes))
 		}
 	})
+}
+
+// TestOpenAPIValidates checks the document against the OpenAPI 3.1
+// schema with openapi-spec-validator, when it is installed.
+func TestOpenAPIValidates(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil || exec.Command(py, "-c", "import openapi_spec_validator").Run() != nil {
+		t.Skip("python3 with openapi-spec-validator is not installed")
+	}
+	e := newEnv(t, newMemStore())
+	path := filepath.Join(t.TempDir(), "openapi.json")
+	if err := os.WriteFile(path, e.must(200, "GET", BasePath+"/openapi.json", noAuth, nil).body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), py, "-c",
+		"import json,sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openapi-spec-validator: %v\n%s", err, out)
+	}
 }
