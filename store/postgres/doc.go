@@ -10,6 +10,9 @@
 // dropped, and also polls every Config.PollInterval, so a change is never
 // missed. LoadConfig reads in one REPEATABLE READ transaction.
 //
+// IDs come from identity columns, so a rolled-back insert leaves a gap;
+// store/sqlite hands out IDs without gaps. Nothing else differs.
+//
 // The schema lives in migrations/, embedded and applied by goose through
 // Store.Migrate (or Open with Config.Migrate) under a session advisory
 // lock, so concurrent migrators are safe. Driver errors are turned into
