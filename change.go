@@ -26,10 +26,12 @@ type Change struct {
 	At       time.Time  `json:"at"`
 }
 
-// TenantConfig is everything the edge serves for one tenant: the tenant
-// and its custom domains (all of them; the edge routes only those whose
-// status is Serving).
+// TenantConfig is everything the edge serves for one tenant: the tenant,
+// its custom domains (all of them; the edge routes only those whose
+// status is Serving) and its SSO configurations (nil when it has none;
+// secrets still sealed).
 type TenantConfig struct {
 	Tenant  Tenant         `json:"tenant"`
 	Domains []TenantDomain `json:"domains"`
+	SSO     []SSOConfig    `json:"sso,omitempty"`
 }

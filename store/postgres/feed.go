@@ -177,5 +177,9 @@ func loadConfigs(ctx context.Context, tx pgx.Tx, where string, arg any) ([]white
 			out[i].Domains = append(out[i].Domains, *d)
 		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, loadSSOConfigs(ctx, tx, dwhere, args, out, index)
 }

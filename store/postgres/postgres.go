@@ -171,7 +171,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close() // closes only the database/sql wrapper, not the pool
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
-		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true),
+		// Features number their migrations ahead of time (00004_sso may
+		// land before 00002), so a database may have applied a later
+		// version before an earlier one exists; apply the earlier one then.
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrate postgres store: %w", err)
 	}

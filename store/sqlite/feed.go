@@ -179,5 +179,8 @@ func loadConfigs(ctx context.Context, tx *sql.Tx, where string, arg any) ([]whit
 			out[i].Domains = append(out[i].Domains, *d)
 		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, loadSSOConfigs(ctx, tx, dwhere, args, out, index)
 }

@@ -140,7 +140,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate sqlite store: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true),
+		// Features number their migrations ahead of time (00004_sso may
+		// land before 00002), so a database may have applied a later
+		// version before an earlier one exists; apply the earlier one then.
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrate sqlite store: %w", err)
 	}

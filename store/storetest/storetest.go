@@ -58,6 +58,9 @@ func Run(t *testing.T, open func(t *testing.T) whitelabel.Store) {
 		{"ConcurrentCreateSameSubdomain", testConcurrentCreate},
 		{"ConcurrentUpdateSameVersion", testConcurrentUpdate},
 		{"MigrateTwice", testMigrateTwice},
+		{"SSOConfigs", testSSOConfigs},
+		{"SSOSessions", testSSOSessions},
+		{"SSOLoginStates", testSSOLoginStates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, s(t)) })
