@@ -18,7 +18,9 @@ type middleware = func(http.Handler) http.Handler
 //  4. tenant resolution; unknown hosts stop here (resolve)
 //  5. /api/white-label/current/info from the snapshot (currentInfo)
 //  6. lifecycle gate (lifecycle)
-//  7. rate limit, SSO and theme layers join here, in that order
+//  7. rate limit joins here
+//  8. SSO gate for tenants with SSO configurations (sso, sso.go)
+//  9. theme layer joins here
 //
 // and the proxy (s.proxy) is the handler at the end.
 func (s *Server) layers() []middleware {
@@ -29,6 +31,7 @@ func (s *Server) layers() []middleware {
 		s.resolve,
 		s.currentInfo,
 		s.lifecycle,
+		s.sso,
 	}
 }
 
@@ -61,6 +64,9 @@ type reqState struct {
 	// status overrides the recorded status when nothing could be
 	// written (499: the client went away).
 	status int
+	// identity holds the headers the SSO gate set for the upstream
+	// (X-Auth-*, X-Edge-Assertion); nil for anonymous requests.
+	identity http.Header
 }
 
 type stateKey struct{}

@@ -113,7 +113,7 @@ func (s *Server) step(ctx context.Context) (needFull bool, err error) {
 	}
 	var ids []int64
 	for _, c := range changes {
-		if (c.Kind == whitelabel.ChangeTenant || c.Kind == whitelabel.ChangeDomain) && c.TenantID != 0 {
+		if (c.Kind == whitelabel.ChangeTenant || c.Kind == whitelabel.ChangeDomain || c.Kind == whitelabel.ChangeSSO) && c.TenantID != 0 {
 			ids = append(ids, c.TenantID)
 		}
 	}

@@ -52,6 +52,9 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	h[headerOrganizationID] = e.hdrOrgID
 	h[headerTenantPlan] = e.hdrPlan
 	h[headerTenantFeatures] = e.hdrFeatures
+	for k, v := range st.identity { // reserved names only (see sso)
+		h[k] = v
+	}
 }
 
 // proxyError answers a failed round trip, the way Caddy's statusError

@@ -88,6 +88,10 @@ type Config struct {
 	SnapshotWriteInterval time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// SSO gates the tenants that have SSO configurations (see Gate and
+	// package edge/sso). Nil: such tenants are refused with 503, never
+	// served unprotected.
+	SSO Gate
 }
 
 // withDefaults returns c with zero fields filled, or an error naming the
