@@ -61,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) whitelabel.Store) {
 		{"SSOConfigs", testSSOConfigs},
 		{"SSOSessions", testSSOSessions},
 		{"SSOLoginStates", testSSOLoginStates},
+		{"UsageWriteIdempotent", testUsageWriteIdempotent},
+		{"UsageQuery", testUsageQuery},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, s(t)) })

@@ -1,0 +1,127 @@
+package whitelabel
+
+import (
+	"context"
+	"time"
+)
+
+// UsageLatencyBuckets is the length of a UsageRecord's latency histogram:
+// the edge's fixed latency bounds plus one bucket for slower requests
+// (edge/usage.NumLatencyBuckets, which a test there keeps equal). The
+// stores keep one column per bucket so they can sum histograms in SQL.
+const UsageLatencyBuckets = 27
+
+// UsageRecord is a tenant's traffic over one period. As written by an
+// edge it covers one minute seen by that edge, and (EdgeID, TenantID,
+// Minute) is its key; as returned by a query it is the fleet's total
+// over one bucket (EdgeID empty, Minute the bucket's start).
+type UsageRecord struct {
+	EdgeID   string
+	TenantID int64
+	// Minute is the start of the period, in UTC, a whole minute.
+	Minute time.Time
+	// Requests counts every request for the tenant that reached the edge,
+	// refused ones included.
+	Requests int64
+	// UpstreamErrors counts requests answered with a 5xx status.
+	UpstreamErrors int64
+	// BytesIn and BytesOut are request and response body bytes.
+	BytesIn, BytesOut int64
+	// Latency holds UsageLatencyBuckets counts (shorter means the rest
+	// are zero).
+	Latency []int64
+}
+
+// UsageGranularity is the bucket size of a usage query.
+type UsageGranularity string
+
+// Usage query granularities.
+const (
+	UsageMinute UsageGranularity = "minute"
+	UsageHour   UsageGranularity = "hour"
+	UsageDay    UsageGranularity = "day"
+)
+
+// Duration returns the bucket length, or 0 for an unknown granularity.
+func (g UsageGranularity) Duration() time.Duration {
+	switch g {
+	case UsageMinute:
+		return time.Minute
+	case UsageHour:
+		return time.Hour
+	case UsageDay:
+		return 24 * time.Hour
+	}
+	return 0
+}
+
+// MaxRange is the longest [from, to) a query at g may span: a day of
+// minutes, 31 days of hours, 366 days of days; 0 for an unknown
+// granularity.
+func (g UsageGranularity) MaxRange() time.Duration {
+	switch g {
+	case UsageMinute:
+		return 24 * time.Hour
+	case UsageHour:
+		return 31 * 24 * time.Hour
+	case UsageDay:
+		return 366 * 24 * time.Hour
+	}
+	return 0
+}
+
+// UsageQuery selects one tenant's usage over [From, To) in buckets of
+// Granularity, aligned to UTC (hours and days start at :00 and 00:00
+// UTC). From and To are truncated to whole minutes.
+type UsageQuery struct {
+	TenantID    int64
+	From, To    time.Time
+	Granularity UsageGranularity
+}
+
+// Validate checks q: a known granularity, To after From and a range no
+// longer than the granularity's MaxRange. Errors are CodeInvalid with
+// Field "granularity", "to" or "from".
+func (q UsageQuery) Validate() error {
+	g := q.Granularity.Duration()
+	if g == 0 {
+		return Invalid("granularity", "granularity must be minute, hour or day")
+	}
+	if !q.To.After(q.From) {
+		return Invalid("to", "to must be after from")
+	}
+	if q.To.Sub(q.From) > q.Granularity.MaxRange() {
+		return Invalid("from", "a %s query spans at most %s", q.Granularity, q.Granularity.MaxRange())
+	}
+	return nil
+}
+
+// MonthStart returns the start of t's calendar month in UTC: the period
+// of api_calls_monthly and bandwidth_gb_monthly.
+func MonthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// UsageWriter receives usage from the edge.
+type UsageWriter interface {
+	// WriteUsage writes each record by its key (EdgeID, TenantID,
+	// Minute), replacing any row with that key: writing a record twice
+	// leaves one row, so a retried batch never double counts. A batch is
+	// written atomically. It does not check that the tenants exist.
+	WriteUsage(ctx context.Context, batch []UsageRecord) error
+}
+
+// UsageStore persists usage, implemented by store/sqlite and
+// store/postgres.
+type UsageStore interface {
+	UsageWriter
+	// QueryUsage returns the tenant's usage summed over every edge in
+	// buckets of q.Granularity, oldest first, leaving out buckets with no
+	// rows. It returns a CodeInvalid error for a q that fails Validate.
+	QueryUsage(ctx context.Context, q UsageQuery) ([]UsageRecord, error)
+	// UsageTotal returns the tenant's usage summed over every edge and
+	// every minute in [from, to), with Minute set to from; zero counts
+	// when there is none.
+	UsageTotal(ctx context.Context, tenantID int64, from, to time.Time) (UsageRecord, error)
+}
