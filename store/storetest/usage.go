@@ -102,7 +102,9 @@ func testUsageQuery(t *testing.T, s whitelabel.Store) {
 	ctx := ctxOf(t)
 	us := usageOf(t, s)
 	d0 := time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)
-	at := func(day, h, m int) time.Time { return d0.Add(time.Duration(day)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	at := func(day, h, m int) time.Time {
+		return d0.Add(time.Duration(day)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+	}
 	batch := []whitelabel.UsageRecord{
 		usageRec("e1", 1, at(0, 10, 0), 1, 0, 10, 100, hist(0, 1)),
 		usageRec("e2", 1, at(0, 10, 0), 2, 1, 20, 200, hist(1, 2)),
