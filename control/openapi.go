@@ -16,6 +16,9 @@ func (s *Server) openAPIDocument() map[string]any {
 	if err := json.Unmarshal([]byte(componentSchemas), &schemas); err != nil {
 		panic("control: component schemas: " + err.Error()) // a test parses them
 	}
+	if err := json.Unmarshal([]byte(ssoSchemas), &schemas); err != nil {
+		panic("control: sso schemas: " + err.Error())
+	}
 	paths := map[string]map[string]any{}
 	for _, rt := range s.routes {
 		op := map[string]any{

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/idp"
+	"github.com/estatecore/whitelabel/internal/sealer"
 )
 
 // BasePath prefixes every API route.
@@ -63,6 +65,24 @@ type Config struct {
 	// MaxBodyBytes caps request bodies; larger ones get 413. Zero means
 	// DefaultMaxBodyBytes (1 MiB); negative is an error.
 	MaxBodyBytes int64
+
+	// SSOStore persists tenants' SSO configurations. Nil means Store, if
+	// it implements whitelabel.SSOConfigStore; without one the SSO routes
+	// answer 503.
+	SSOStore whitelabel.SSOConfigStore
+
+	// Sealer seals SSO secrets and provides the JWKS of the edge's
+	// assertion keys (see internal/sealer). Nil (no SECRET_KEY): PUT sso
+	// answers 503 and the JWKS is empty.
+	Sealer *sealer.Sealer
+
+	// Providers are the SSO providers configurations are validated with.
+	// Nil means idp.NewRegistry with HTTPClient.
+	Providers *idp.Registry
+
+	// HTTPClient fetches OIDC discovery documents and SAML metadata when
+	// Providers is nil. Nil means a client with a 10s timeout.
+	HTTPClient *http.Client
 }
 
 // Server is the control-plane HTTP API: partners, tenants, branding,
@@ -78,6 +98,10 @@ type Server struct {
 	routes []route
 	mux    *http.ServeMux
 	wake   chan struct{} // nudges the provisioning worker
+
+	ssoStore  whitelabel.SSOConfigStore
+	sealer    *sealer.Sealer
+	providers *idp.Registry
 
 	openAPIOnce sync.Once
 	openAPIJSON []byte
@@ -128,6 +152,13 @@ func New(cfg Config) (*Server, error) {
 		now:   cfg.Now,
 		mux:   http.NewServeMux(),
 		wake:  make(chan struct{}, 1),
+	}
+	s.ssoStore, s.sealer, s.providers = cfg.SSOStore, cfg.Sealer, cfg.Providers
+	if s.ssoStore == nil {
+		s.ssoStore, _ = cfg.Store.(whitelabel.SSOConfigStore)
+	}
+	if s.providers == nil {
+		s.providers = idp.NewRegistry(idp.Options{HTTPClient: cfg.HTTPClient})
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
@@ -214,6 +245,13 @@ func (s *Server) routeTable() []route {
 		{"POST", b + "/partners/{id}/rotate-key", "Issue a new API key; old keys expire after the grace period", authAdmin, "", "KeyRotation", 200, "partners", s.rotatePartnerKey},
 
 		{"GET", b + "/audit", "List audit entries, newest first", authAny, "", "AuditList", 200, "audit", s.listAudit},
+
+		{"GET", b + "/tenants/{id}/sso", "List a tenant's SSO providers (secrets masked)", authAny, "", "SSOList", 200, "sso", s.listSSO},
+		{"GET", b + "/tenants/{id}/sso/{provider}", "Get an SSO provider's configuration (secrets masked)", authAny, "", "SSOConfig", 200, "sso", s.getSSO},
+		{"PUT", b + "/tenants/{id}/sso/{provider}", "Create or replace an SSO provider (validated: discovery or metadata fetched)", authAny, "SSOConfigPut", "SSOConfig", 200, "sso", s.putSSO},
+		{"DELETE", b + "/tenants/{id}/sso/{provider}", "Remove an SSO provider", authAny, "", "SSOList", 200, "sso", s.deleteSSO},
+		{"POST", b + "/tenants/{id}/sso/{provider}/test", "The URL a sign-in with this provider starts at", authAny, "", "SSOTest", 200, "sso", s.testSSO},
+		{"GET", b + "/.well-known/jwks.json", "Public keys that verify the edge's X-Edge-Assertion", authPublic, "", "JWKS", 200, "sso", s.jwks},
 	}
 }
 
