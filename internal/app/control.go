@@ -11,7 +11,12 @@ import (
 
 // NewControl builds the control API from cfg on st.
 func NewControl(cfg config.Config, st whitelabel.Store, log *slog.Logger) (*control.Server, error) {
+	sl, err := NewSealer(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return control.New(control.Config{
+		Sealer:         sl,
 		Store:          st,
 		Plans:          cfg.Plans,
 		AdminToken:     cfg.AdminToken,

@@ -21,7 +21,12 @@ func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 	for _, r := range cfg.Routes {
 		routes = append(routes, edge.Route{Name: r.Name, Method: r.Method, PathPrefix: r.PathPrefix})
 	}
+	gate, err := NewSSOGate(cfg, src, log)
+	if err != nil {
+		return nil, err
+	}
 	return edge.New(ctx, edge.Config{
+		SSO:                gate,
 		Source:             src,
 		Plans:              cfg.Plans,
 		BaseDomain:         cfg.BaseDomain,

@@ -36,6 +36,9 @@ type Config struct {
 	DatabaseURL        string           `yaml:"database_url"`
 	AdminToken         string           `yaml:"admin_token"`
 	SecretKey          string           `yaml:"secret_key"`
+	SecretKeyPrevious  string           `yaml:"secret_key_previous"`
+	SessionStore       string           `yaml:"session_store"`
+	RedisURL           string           `yaml:"redis_url"`
 	BaseDomain         string           `yaml:"base_domain"`
 	APIHost            string           `yaml:"api_host"`
 	ControlAddr        string           `yaml:"control_addr"`
@@ -232,6 +235,21 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("LOG_LEVEL %q must be debug, info, warn or error", c.LogLevel))
+	}
+	switch c.SessionStore {
+	case "", "store":
+	case "redis":
+		if c.RedisURL == "" {
+			errs = append(errs, errors.New("SESSION_STORE redis needs REDIS_URL"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("SESSION_STORE %q must be store or redis", c.SessionStore))
+	}
+	if c.SecretKey != "" && len(c.SecretKey) < 16 {
+		errs = append(errs, errors.New("SECRET_KEY must be at least 16 characters"))
+	}
+	if c.SecretKeyPrevious != "" && c.SecretKey == "" {
+		errs = append(errs, errors.New("SECRET_KEY_PREVIOUS is set but SECRET_KEY is not"))
 	}
 	if c.MetricsTenantCap < 0 {
 		errs = append(errs, errors.New("METRICS_TENANT_CAP must not be negative"))
