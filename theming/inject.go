@@ -1,0 +1,181 @@
+package theming
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"golang.org/x/net/html"
+)
+
+// MaxInjectScan bounds how much of a page the injector tokenizes looking
+// for its insertion point. A page whose head does not end within it is
+// passed on unchanged from there (and the snippet is not added), so a
+// pathological page costs bounded memory and time.
+const MaxInjectScan = 256 << 10
+
+// headElements may appear in <head>; the first start tag of any other
+// element implies the body, as in the HTML parser's "in head" mode.
+var headElements = map[string]bool{
+	"html": true, "head": true, "title": true, "meta": true, "link": true, "style": true,
+	"script": true, "base": true, "noscript": true, "template": true,
+}
+
+// Injector is a streaming io.ReadCloser that copies an HTML document
+// from its source and inserts a snippet once: immediately before
+// </head>, or, when the document has no head end, right after <body>
+// (or before the first element that can only be in the body). Tag names
+// match in any case, and a tag split across reads is found all the same.
+//
+// The injector tokenizes only until the insertion point (at most
+// MaxInjectScan bytes); after it, bytes pass through unchanged in the
+// caller's buffer, so memory stays flat however long the page. Every
+// byte of the source appears in the output, in order; only the snippet
+// is added. It is not safe for concurrent use.
+type Injector struct {
+	src     io.ReadCloser
+	z       *html.Tokenizer
+	snippet []byte
+	out     bytes.Buffer // bytes produced but not yet read
+	scanned int          // bytes given to the tokenizer
+	done    bool         // insertion made or abandoned; now pass-through
+	srcErr  error        // the source's error, reported after out drains
+	// Injected reports whether the snippet was inserted (valid once the
+	// insertion point has passed or the source has ended).
+	Injected bool
+}
+
+// NewInjector returns an Injector reading from src. snippet is not
+// copied and must not change.
+func NewInjector(src io.ReadCloser, snippet []byte) *Injector {
+	in := &Injector{src: src, snippet: snippet}
+	in.z = html.NewTokenizer(&scanLimiter{in: in})
+	in.z.SetMaxBuf(MaxInjectScan)
+	return in
+}
+
+// scanLimiter feeds the tokenizer from src and remembers the source's
+// error so that it, not the tokenizer's, is returned.
+type scanLimiter struct{ in *Injector }
+
+func (l *scanLimiter) Read(p []byte) (int, error) {
+	in := l.in
+	if in.scanned >= MaxInjectScan {
+		return 0, errScanLimit
+	}
+	if rest := MaxInjectScan - in.scanned; len(p) > rest {
+		p = p[:rest]
+	}
+	n, err := in.src.Read(p)
+	in.scanned += n
+	if err != nil {
+		in.srcErr = err
+	}
+	return n, err
+}
+
+var errScanLimit = errors.New("theming: inject scan limit reached")
+
+// Read implements io.Reader.
+func (in *Injector) Read(p []byte) (int, error) {
+	for in.out.Len() == 0 {
+		if in.done {
+			if in.srcErr != nil {
+				return 0, in.srcErr
+			}
+			return in.src.Read(p)
+		}
+		in.step()
+	}
+	return in.out.Read(p)
+}
+
+// step tokenizes one token into out, inserting the snippet when the
+// insertion point is reached.
+func (in *Injector) step() {
+	tt := in.z.Next()
+	switch tt {
+	case html.ErrorToken:
+		// The source ended, failed, or the scan limit or the
+		// tokenizer's buffer limit was reached: flush what the tokenizer
+		// holds and pass the rest through.
+		in.out.Write(in.z.Raw())
+		in.out.Write(in.z.Buffered())
+		if err := in.z.Err(); in.srcErr == nil && !errors.Is(err, errScanLimit) && !errors.Is(err, html.ErrBufferExceeded) {
+			in.srcErr = err
+		}
+		in.finish()
+		return
+	case html.EndTagToken:
+		switch tagName(in.z.Raw()) {
+		case "head", "html", "body":
+			in.insert()
+			in.out.Write(in.z.Raw())
+			in.passThrough()
+			return
+		}
+	case html.StartTagToken, html.SelfClosingTagToken:
+		name := tagName(in.z.Raw())
+		if name == "body" {
+			in.out.Write(in.z.Raw())
+			in.insert()
+			in.passThrough()
+			return
+		}
+		if !headElements[name] {
+			in.insert()
+			in.out.Write(in.z.Raw())
+			in.passThrough()
+			return
+		}
+	}
+	in.out.Write(in.z.Raw())
+}
+
+// tagName returns the lower-cased name of the tag token raw ("<HEAD x>"
+// gives "head"), or "" when it is longer than any name of interest.
+// Tokenizer.TagName is not used because it lower-cases the tokenizer's
+// buffer in place, which would change the bytes passed on.
+func tagName(raw []byte) string {
+	i := 1
+	if i < len(raw) && raw[i] == '/' {
+		i++
+	}
+	var b [10]byte
+	n := 0
+	for ; i < len(raw); i++ {
+		c := raw[i]
+		if c == ' ' || c == '/' || c == '>' || c == '\t' || c == '\n' || c == '\f' || c == '\r' {
+			break
+		}
+		if n == len(b) {
+			return "other"
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[n] = c
+		n++
+	}
+	return string(b[:n])
+}
+
+func (in *Injector) insert() {
+	in.out.Write(in.snippet)
+	in.Injected = true
+}
+
+// passThrough ends tokenizing after the insertion: what the tokenizer
+// has read ahead goes out first, then the source directly.
+func (in *Injector) passThrough() {
+	in.out.Write(in.z.Buffered())
+	in.finish()
+}
+
+func (in *Injector) finish() {
+	in.done = true
+	in.z = nil
+}
+
+// Close closes the source.
+func (in *Injector) Close() error { return in.src.Close() }

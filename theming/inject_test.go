@@ -1,0 +1,106 @@
+package theming
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+const snip = `<link rel="stylesheet" href="/_edge/theme.css?v=1">`
+
+func TestInjector(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"before head end", `<!doctype html><html><head><title>x</title></head><body>hi</body></html>`,
+			`<!doctype html><html><head><title>x</title>` + snip + `</head><body>hi</body></html>`},
+		{"uppercase tags", `<HTML><HEAD><TITLE>x</TITLE></HEAD><BODY>hi</BODY></HTML>`,
+			`<HTML><HEAD><TITLE>x</TITLE>` + snip + `</HEAD><BODY>hi</BODY></HTML>`},
+		{"mixed case head end with space", `<html><head></Head ><body></body>`, `<html><head>` + snip + `</Head ><body></body>`},
+		{"no head: start of body", `<!doctype html><html><body class="x"><p>hi</p></body></html>`,
+			`<!doctype html><html><body class="x">` + snip + `<p>hi</p></body></html>`},
+		{"no head, no body: before first body element", `<!doctype html><title>t</title><p>hi`,
+			`<!doctype html><title>t</title>` + snip + `<p>hi`},
+		{"head end in comment and script ignored", `<head><!-- </head> --><script>var s = "</head>";</script></head><body>`,
+			`<head><!-- </head> --><script>var s = "</head>";</script>` + snip + `</head><body>`},
+		{"head end in title text ignored", `<head><title></head></title></head>`, `<head><title></head></title>` + snip + `</head>`},
+		{"not html at all", `just text, no tags`, `just text, no tags`},
+		{"empty", ``, ``},
+		{"only once", `<head></head><head></head>`, `<head>` + snip + `</head><head></head>`},
+		{"utf-8 and entities kept", `<head><title>Ünïcode &amp; co</title></head>`, `<head><title>Ünïcode &amp; co</title>` + snip + `</head>`},
+	}
+	readers := map[string]func(io.Reader) io.Reader{
+		"whole":    func(r io.Reader) io.Reader { return r },
+		"one byte": iotest.OneByteReader,
+		"half":     iotest.HalfReader,
+		"data+EOF": iotest.DataErrReader,
+	}
+	for _, tt := range tests {
+		for rn, wrap := range readers {
+			t.Run(tt.name+"/"+rn, func(t *testing.T) {
+				in := NewInjector(io.NopCloser(wrap(strings.NewReader(tt.in))), []byte(snip))
+				got, err := io.ReadAll(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != tt.want {
+					t.Errorf("inject(%q) =\n%s\nwant\n%s", tt.in, got, tt.want)
+				}
+			})
+		}
+	}
+}
+
+// TestInjectorSplitHeadEnd splits </head> at every position between two
+// reads.
+func TestInjectorSplitHeadEnd(t *testing.T) {
+	page := `<html><head><meta charset="utf-8"></head><body>x</body></html>`
+	want := strings.Replace(page, "</head>", snip+"</head>", 1)
+	at := strings.Index(page, "</head>")
+	for cut := at; cut <= at+len("</head>"); cut++ {
+		r := io.MultiReader(strings.NewReader(page[:cut]), strings.NewReader(page[cut:]))
+		got, err := io.ReadAll(NewInjector(io.NopCloser(r), []byte(snip)))
+		if err != nil || string(got) != want {
+			t.Errorf("cut at %d: %s, %v", cut, got, err)
+		}
+	}
+}
+
+// TestInjectorGivesUp: past MaxInjectScan without an insertion point,
+// the rest passes through unchanged.
+func TestInjectorGivesUp(t *testing.T) {
+	for _, page := range []string{
+		"<head>" + strings.Repeat("<meta name=a>", MaxInjectScan/13+10) + "</head>", // many head tokens
+		"<head><script>" + strings.Repeat("x", 2*MaxInjectScan) + "</script></head>", // one huge token
+	} {
+		in := NewInjector(io.NopCloser(iotest.HalfReader(strings.NewReader(page))), []byte(snip))
+		got, err := io.ReadAll(in)
+		if err != nil || string(got) != page || in.Injected {
+			t.Errorf("len %d: got len %d, injected %v, err %v", len(page), len(got), in.Injected, err)
+		}
+	}
+}
+
+func TestInjectorSourceError(t *testing.T) {
+	r := io.MultiReader(strings.NewReader("<head>"), iotest.ErrReader(io.ErrUnexpectedEOF))
+	got, err := io.ReadAll(NewInjector(io.NopCloser(r), []byte(snip)))
+	if err != io.ErrUnexpectedEOF || string(got) != "<head>" {
+		t.Errorf("got %q, %v; want the source's error", got, err)
+	}
+}
+
+func BenchmarkInjector100KiB(b *testing.B) {
+	page := []byte("<!doctype html><html><head><title>t</title><meta charset=utf-8></head><body>" +
+		strings.Repeat("<p>Lorem ipsum dolor sit amet.</p>\n", 100<<10/36) + "</body></html>")
+	buf := make([]byte, 32<<10)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		in := NewInjector(io.NopCloser(bytes.NewReader(page)), []byte(snip))
+		if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{in}, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
