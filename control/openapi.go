@@ -16,6 +16,9 @@ func (s *Server) openAPIDocument() map[string]any {
 	if err := json.Unmarshal([]byte(componentSchemas), &schemas); err != nil {
 		panic("control: component schemas: " + err.Error()) // a test parses them
 	}
+	if err := json.Unmarshal([]byte(domainSchemas), &schemas); err != nil {
+		panic("control: domain schemas: " + err.Error())
+	}
 	if err := json.Unmarshal([]byte(ssoSchemas), &schemas); err != nil {
 		panic("control: sso schemas: " + err.Error())
 	}
@@ -42,6 +45,9 @@ func (s *Server) openAPIDocument() map[string]any {
 			schema := map[string]any{"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
 			if m[1] == "id" {
 				schema = map[string]any{"type": "integer", "minimum": 1}
+			}
+			if m[1] == "domain" {
+				schema = map[string]any{"type": "string", "maxLength": 253}
 			}
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": schema})
 		}

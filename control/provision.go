@@ -21,6 +21,9 @@ import (
 // UpdateTenant: a status change made in the meantime wins, and when
 // several instances race only one writes.
 func (s *Server) Run(ctx context.Context) error {
+	if s.verifier != nil {
+		go s.verifier.run(ctx) // domain checks; see verify.go
+	}
 	interval := min(max(s.cfg.ProvisionDelay/4, 10*time.Millisecond), time.Second)
 	manual := make(map[int64]bool) // tenants known to be created with activate:false
 	t := time.NewTicker(interval)

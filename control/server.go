@@ -66,6 +66,11 @@ type Config struct {
 	// DefaultMaxBodyBytes (1 MiB); negative is an error.
 	MaxBodyBytes int64
 
+	// Verify configures custom domain verification (see VerifyConfig).
+	// The worker runs in Run when Store also implements
+	// whitelabel.DomainCheckStore (both real stores do).
+	Verify VerifyConfig
+
 	// SSOStore persists tenants' SSO configurations. Nil means Store, if
 	// it implements whitelabel.SSOConfigStore; without one the SSO routes
 	// answer 503.
@@ -102,6 +107,8 @@ type Server struct {
 	ssoStore  whitelabel.SSOConfigStore
 	sealer    *sealer.Sealer
 	providers *idp.Registry
+
+	verifier *verifier // nil when Store cannot schedule domain checks
 
 	openAPIOnce sync.Once
 	openAPIJSON []byte
@@ -144,6 +151,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	cfg.BaseDomain = strings.TrimSuffix(strings.ToLower(cfg.BaseDomain), ".")
+	if v, err := cfg.Verify.withDefaults(); err != nil {
+		return nil, err
+	} else {
+		cfg.Verify = v
+	}
 	s := &Server{
 		cfg:   cfg,
 		store: cfg.Store,
@@ -159,6 +171,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.providers == nil {
 		s.providers = idp.NewRegistry(idp.Options{HTTPClient: cfg.HTTPClient})
+	}
+	if dc, ok := cfg.Store.(whitelabel.DomainCheckStore); ok {
+		s.verifier = newVerifier(s, dc)
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
@@ -243,6 +258,12 @@ func (s *Server) routeTable() []route {
 		{"POST", b + "/partners/{id}/deactivate", "Deactivate a partner (its keys stop working)", authAdmin, "", "Partner", 200, "partners", s.deactivatePartner},
 		{"POST", b + "/partners/{id}/activate", "Reactivate a partner", authAdmin, "", "Partner", 200, "partners", s.activatePartner},
 		{"POST", b + "/partners/{id}/rotate-key", "Issue a new API key; old keys expire after the grace period", authAdmin, "", "KeyRotation", 200, "partners", s.rotatePartnerKey},
+
+		{"POST", b + "/tenants/{id}/domains", "Add a custom domain; the response says how to prove control", authAny, "DomainCreate", "Domain", 201, "domains", s.createDomain},
+		{"GET", b + "/tenants/{id}/domains", "List a tenant's custom domains", authAny, "", "DomainList", 200, "domains", s.listDomains},
+		{"GET", b + "/tenants/{id}/domains/{domain}", "Get a custom domain", authAny, "", "Domain", 200, "domains", s.getDomain},
+		{"POST", b + "/tenants/{id}/domains/{domain}/verify", "Check a custom domain's proof now", authAny, "", "Domain", 200, "domains", s.verifyDomain},
+		{"DELETE", b + "/tenants/{id}/domains/{domain}", "Remove a custom domain (its certificate is no longer served or renewed)", authAny, "", "", 204, "domains", s.deleteDomain},
 
 		{"GET", b + "/audit", "List audit entries, newest first", authAny, "", "AuditList", 200, "audit", s.listAudit},
 
