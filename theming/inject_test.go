@@ -72,7 +72,7 @@ func TestInjectorSplitHeadEnd(t *testing.T) {
 // the rest passes through unchanged.
 func TestInjectorGivesUp(t *testing.T) {
 	for _, page := range []string{
-		"<head>" + strings.Repeat("<meta name=a>", MaxInjectScan/13+10) + "</head>", // many head tokens
+		"<head>" + strings.Repeat("<meta name=a>", MaxInjectScan/13+10) + "</head>",  // many head tokens
 		"<head><script>" + strings.Repeat("x", 2*MaxInjectScan) + "</script></head>", // one huge token
 	} {
 		in := NewInjector(io.NopCloser(iotest.HalfReader(strings.NewReader(page))), []byte(snip))

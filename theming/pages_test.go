@@ -57,3 +57,16 @@ func TestRenderBrandAndLinks(t *testing.T) {
 		t.Errorf("login chooser has an unsafe link or an error line:\n%s", s)
 	}
 }
+
+func TestRenderPreview(t *testing.T) {
+	b, _ := ParseBrand([]byte(`{"colors":{"primary":"#123456"}}`))
+	var out strings.Builder
+	if err := RenderPreview(&out, b, "Acme & Co"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--color-primary: #123456;", `class="btn-primary"`, "Acme &amp; Co"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("preview lacks %q", want)
+		}
+	}
+}
