@@ -61,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) whitelabel.Store) {
 		{"SSOConfigs", testSSOConfigs},
 		{"SSOSessions", testSSOSessions},
 		{"SSOLoginStates", testSSOLoginStates},
+		{"Assets", testAssets},
+		{"EmailTemplates", testEmailTemplates},
 		{"UsageWriteIdempotent", testUsageWriteIdempotent},
 		{"UsageQuery", testUsageQuery},
 	}
