@@ -123,11 +123,11 @@ func (s *Server) ssoProvider(r *http.Request) (whitelabel.SSOProviderKind, idp.P
 }
 
 func (s *Server) listSSO(w http.ResponseWriter, r *http.Request, rs *reqState) error {
-	st, err := s.ssoStoreOrErr()
+	t, err := s.loadTenant(r.Context(), r, rs)
 	if err != nil {
 		return err
 	}
-	t, err := s.loadTenant(r.Context(), r, rs)
+	st, err := s.ssoStoreOrErr()
 	if err != nil {
 		return err
 	}
@@ -143,11 +143,11 @@ func (s *Server) listSSO(w http.ResponseWriter, r *http.Request, rs *reqState) e
 }
 
 func (s *Server) getSSO(w http.ResponseWriter, r *http.Request, rs *reqState) error {
-	st, err := s.ssoStoreOrErr()
+	t, err := s.loadTenant(r.Context(), r, rs)
 	if err != nil {
 		return err
 	}
-	t, err := s.loadTenant(r.Context(), r, rs)
+	st, err := s.ssoStoreOrErr()
 	if err != nil {
 		return err
 	}
@@ -179,16 +179,16 @@ func validateList(field string, l []string, domains bool) error {
 }
 
 func (s *Server) putSSO(w http.ResponseWriter, r *http.Request, rs *reqState) error {
+	t, err := s.loadTenant(r.Context(), r, rs) // first: another partner's tenant is 404
+	if err != nil {
+		return err
+	}
 	st, err := s.ssoStoreOrErr()
 	if err != nil {
 		return err
 	}
 	if s.sealer == nil {
 		return whitelabel.Errorf(whitelabel.CodeUnavailable, "", "SSO secrets cannot be stored: SECRET_KEY is not configured on the control plane")
-	}
-	t, err := s.loadTenant(r.Context(), r, rs)
-	if err != nil {
-		return err
 	}
 	if err := refuseDeactivated(t); err != nil {
 		return err
@@ -282,11 +282,11 @@ func (s *Server) putSSO(w http.ResponseWriter, r *http.Request, rs *reqState) er
 }
 
 func (s *Server) deleteSSO(w http.ResponseWriter, r *http.Request, rs *reqState) error {
-	st, err := s.ssoStoreOrErr()
+	t, err := s.loadTenant(r.Context(), r, rs)
 	if err != nil {
 		return err
 	}
-	t, err := s.loadTenant(r.Context(), r, rs)
+	st, err := s.ssoStoreOrErr()
 	if err != nil {
 		return err
 	}
@@ -310,16 +310,16 @@ func (s *Server) deleteSSO(w http.ResponseWriter, r *http.Request, rs *reqState)
 // testSSO answers POST …/sso/{provider}/test with the URL a login would
 // start at (the reference's initiate_sso_login), without storing a login.
 func (s *Server) testSSO(w http.ResponseWriter, r *http.Request, rs *reqState) error {
+	t, err := s.loadTenant(r.Context(), r, rs)
+	if err != nil {
+		return err
+	}
 	st, err := s.ssoStoreOrErr()
 	if err != nil {
 		return err
 	}
 	if s.sealer == nil {
 		return whitelabel.Errorf(whitelabel.CodeUnavailable, "", "SSO is unavailable: SECRET_KEY is not configured on the control plane")
-	}
-	t, err := s.loadTenant(r.Context(), r, rs)
-	if err != nil {
-		return err
 	}
 	kind, p, err := s.ssoProvider(r)
 	if err != nil {
