@@ -11,6 +11,74 @@ import (
 // stores keep one column per bucket so they can sum histograms in SQL.
 const UsageLatencyBuckets = 27
 
+// usageLatencyBounds are the inclusive upper bounds of the latency
+// histogram, equal to edge/usage.LatencyBounds (a test there checks).
+var usageLatencyBounds = [UsageLatencyBuckets - 1]time.Duration{
+	500 * time.Microsecond,
+	1 * time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond, 5 * time.Millisecond, 7500 * time.Microsecond,
+	10 * time.Millisecond, 15 * time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond, 50 * time.Millisecond, 75 * time.Millisecond,
+	100 * time.Millisecond, 150 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond, 750 * time.Millisecond,
+	1 * time.Second, 1500 * time.Millisecond, 2 * time.Second, 3 * time.Second, 5 * time.Second, 10 * time.Second,
+	30 * time.Second, 60 * time.Second,
+}
+
+// UsageLatencyBounds returns the histogram's bucket bounds: Latency[i]
+// counts latencies in (bounds[i-1], bounds[i]], the last slower ones. The
+// caller owns the slice.
+func UsageLatencyBounds() []time.Duration {
+	b := usageLatencyBounds
+	return b[:]
+}
+
+// LatencyQuantile returns the latency at quantile q (0.99 for p99) of
+// r's histogram, interpolating inside the bucket it falls in; 0 without
+// requests, and the last bound when it falls among slower requests.
+func (r UsageRecord) LatencyQuantile(q float64) time.Duration {
+	q = min(max(q, 0), 1)
+	var total int64
+	for _, c := range r.Latency {
+		total += c
+	}
+	if total == 0 {
+		return 0
+	}
+	last := usageLatencyBounds[len(usageLatencyBounds)-1]
+	rank := q * float64(total)
+	var cum int64
+	for i, c := range r.Latency {
+		if c <= 0 {
+			continue
+		}
+		if float64(cum+c) >= rank {
+			if i >= len(usageLatencyBounds) {
+				return last
+			}
+			var lower time.Duration
+			if i > 0 {
+				lower = usageLatencyBounds[i-1]
+			}
+			frac := (rank - float64(cum)) / float64(c)
+			return lower + time.Duration(frac*float64(usageLatencyBounds[i]-lower))
+		}
+		cum += c
+	}
+	return last
+}
+
+// Add adds o's counts to r; keys are not compared.
+func (r *UsageRecord) Add(o UsageRecord) {
+	r.Requests += o.Requests
+	r.UpstreamErrors += o.UpstreamErrors
+	r.BytesIn += o.BytesIn
+	r.BytesOut += o.BytesOut
+	if len(r.Latency) < len(o.Latency) {
+		r.Latency = append(r.Latency, make([]int64, len(o.Latency)-len(r.Latency))...)
+	}
+	for i, c := range o.Latency {
+		r.Latency[i] += c
+	}
+}
+
 // UsageRecord is a tenant's traffic over one period. As written by an
 // edge it covers one minute seen by that edge, and (EdgeID, TenantID,
 // Minute) is its key; as returned by a query it is the fleet's total

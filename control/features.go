@@ -189,8 +189,8 @@ func (s *Server) deleteFeature(w http.ResponseWriter, r *http.Request, rs *reqSt
 	return writeJSON(w, http.StatusOK, s.featuresOf(t))
 }
 
-// quotaView is one quota as the API shows it. Used and Reset stay null
-// until usage metering exists.
+// quotaView is one quota as the API shows it. Used and Reset are set for
+// api_calls_monthly and bandwidth_gb_monthly (usage.go), null otherwise.
 type quotaView struct {
 	Limit  int64             `json:"limit"`
 	Source whitelabel.Source `json:"source"`
@@ -219,7 +219,7 @@ func (s *Server) getQuotas(w http.ResponseWriter, r *http.Request, rs *reqState)
 		return err
 	}
 	setETag(w, t)
-	return writeJSON(w, http.StatusOK, s.quotasOf(t))
+	return s.writeQuotas(w, r, t)
 }
 
 func (s *Server) putQuota(w http.ResponseWriter, r *http.Request, rs *reqState) error {
@@ -254,7 +254,7 @@ func (s *Server) putQuota(w http.ResponseWriter, r *http.Request, rs *reqState) 
 		return err
 	}
 	setETag(w, t)
-	return writeJSON(w, http.StatusOK, s.quotasOf(t))
+	return s.writeQuotas(w, r, t)
 }
 
 // parseQuota accepts a JSON integer from 0 to MaxInt64 (1e3 is fine, 1.5
@@ -299,7 +299,7 @@ func (s *Server) deleteQuota(w http.ResponseWriter, r *http.Request, rs *reqStat
 		return err
 	}
 	setETag(w, t)
-	return writeJSON(w, http.StatusOK, s.quotasOf(t))
+	return s.writeQuotas(w, r, t)
 }
 
 // quoteName quotes a path value for a message, cut short so a long

@@ -129,6 +129,12 @@ func queryParams(rt route) []any {
 			q("limit", "integer", "page size, 1–200 (default 50)"),
 			q("cursor", "string", "next_cursor of the previous page"),
 		}
+	case rt.Method == "GET" && rt.Path == BasePath+"/tenants/{id}/usage":
+		return []any{
+			q("from", "string", "start, RFC 3339, inclusive (required)"),
+			q("to", "string", "end, RFC 3339, exclusive (required)"),
+			q("granularity", "string", "minute (at most 1 day), hour (31 days, default) or day (366 days); UTC buckets"),
+		}
 	case rt.Method == "GET" && rt.Path == BasePath+"/audit":
 		return []any{
 			q("tenant_id", "integer", "only entries about this tenant"),
@@ -231,6 +237,19 @@ const componentSchemas = `{
       "quotas": {"type": "object", "additionalProperties": {"type": "object", "properties": {
         "limit": {"type": "integer"}, "source": {"type": "string", "enum": ["plan", "override"]},
         "used": {"type": ["integer", "null"]}, "reset": {"type": ["string", "null"]}}}}}
+  },
+  "UsageBucket": {
+    "type": "object",
+    "properties": {"start": {"type": "string", "format": "date-time"}, "requests": {"type": "integer"},
+      "upstream_errors": {"type": "integer"}, "bytes_in": {"type": "integer"}, "bytes_out": {"type": "integer"},
+      "p50_ms": {"type": "number"}, "p95_ms": {"type": "number"}, "p99_ms": {"type": "number"}}
+  },
+  "Usage": {
+    "type": "object",
+    "properties": {"tenant_id": {"type": "integer"}, "granularity": {"type": "string", "enum": ["minute", "hour", "day"]},
+      "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+      "buckets": {"type": "array", "items": {"$ref": "#/components/schemas/UsageBucket"}},
+      "total": {"$ref": "#/components/schemas/UsageBucket"}}
   },
   "PartnerCreate": {
     "type": "object", "additionalProperties": false, "required": ["name", "contact_email"],

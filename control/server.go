@@ -250,6 +250,7 @@ func (s *Server) routeTable() []route {
 		{"GET", b + "/tenants/{id}/quotas", "Effective quotas and their sources", authAny, "", "QuotaList", 200, "quotas", s.getQuotas},
 		{"PUT", b + "/tenants/{id}/quotas/{name}", "Override a quota", authAny, "QuotaValue", "QuotaList", 200, "quotas", s.putQuota},
 		{"DELETE", b + "/tenants/{id}/quotas/{name}", "Remove a quota override", authAny, "", "QuotaList", 200, "quotas", s.deleteQuota},
+		{"GET", b + "/tenants/{id}/usage", "Metered usage per minute, hour or day", authAny, "", "Usage", 200, "quotas", s.getUsage},
 
 		{"POST", b + "/partners", "Create a partner (API key shown once)", authAdmin, "PartnerCreate", "PartnerWithKey", 201, "partners", s.createPartner},
 		{"GET", b + "/partners", "List partners", authAdmin, "", "PartnerList", 200, "partners", s.listPartners},

@@ -25,6 +25,14 @@ func (s *Server) Run(ctx context.Context) error {
 		s.saveLoop(ctx)
 	}()
 	defer func() { <-done }()
+	if s.tls != nil {
+		tlsDone := make(chan struct{})
+		go func() {
+			defer close(tlsDone)
+			s.tls.run(ctx) // certificates follow the snapshot; see tls.go
+		}()
+		defer func() { <-tlsDone }()
+	}
 
 	const minBackoff, maxBackoff = 50 * time.Millisecond, 10 * time.Second
 	backoff := minBackoff

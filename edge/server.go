@@ -92,6 +92,10 @@ type Config struct {
 	// package edge/sso). Nil: such tenants are refused with 503, never
 	// served unprotected.
 	SSO Gate
+	// TLS turns on HTTPS with certmagic (see TLSConfig and tls.go): serve
+	// TLSConfig on the HTTPS listener and HTTPHandler on the plain one.
+	// Nil: plain HTTP only, Handler everywhere.
+	TLS *TLSConfig
 }
 
 // withDefaults returns c with zero fields filled, or an error naming the
@@ -201,6 +205,8 @@ type Server struct {
 	handler   http.Handler
 	metricsH  http.Handler
 	saveReq   chan struct{} // cap 1: a snapshot write is wanted
+	tls       *tlsManager   // nil without Config.TLS
+	tokens    atomic.Pointer[tokenIndex]
 }
 
 // New validates cfg, fills its defaults and loads the first snapshot from
@@ -238,7 +244,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.transport = newTransport(cfg)
 	s.proxy = s.newProxy()
-	s.handler = s.buildChain()
+	s.handler = s.answerChallenges(s.buildChain())
+	if cfg.TLS != nil {
+		if s.tls, err = newTLSManager(s, *cfg.TLS); err != nil {
+			return nil, err
+		}
+	}
 	s.metricsH = s.newMetricsHandler()
 	return s, nil
 }

@@ -24,6 +24,7 @@ func NewControl(cfg config.Config, st whitelabel.Store, log *slog.Logger) (*cont
 		Logger:         log,
 		ProvisionDelay: cfg.ProvisionDelay,
 		KeyGracePeriod: cfg.KeyGracePeriod,
+		Verify:         controlVerify(cfg),
 	})
 }
 

@@ -54,6 +54,13 @@ func RunEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 		srv.Addr = cfg.EdgeAddr
 	}
 	servers := []*Server{srv}
+	if cfg.EdgeTLSAddr != "" {
+		tlsSrv, err := enableEdgeTLS(cfg, src, log, e, srv)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, tlsSrv)
+	}
 	if metrics != nil {
 		if metrics.Addr == "" {
 			metrics.Addr = cfg.MetricsAddr

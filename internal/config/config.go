@@ -32,6 +32,20 @@ type Route struct {
 // Config is every setting of both programs. Fields are documented in the
 // settings table.
 type Config struct {
+	// Custom domains and TLS (see README "Custom domains and TLS").
+	EdgeTLSAddr           string        `yaml:"edge_tls_addr"`
+	ACMEDirectory         string        `yaml:"acme_directory"`
+	ACMEEmail             string        `yaml:"acme_email"`
+	ACMEEABKID            string        `yaml:"acme_eab_kid"`
+	ACMEEABHMAC           string        `yaml:"acme_eab_hmac"`
+	ACMECARoots           string        `yaml:"acme_ca_roots"`
+	CertStorageDir        string        `yaml:"cert_storage_dir"`
+	TLSCertFile           string        `yaml:"tls_cert_file"`
+	TLSKeyFile            string        `yaml:"tls_key_file"`
+	DNSResolver           string        `yaml:"dns_resolver"`
+	DomainVerifyWindow    time.Duration `yaml:"domain_verify_window"`
+	DomainRecheckInterval time.Duration `yaml:"domain_recheck_interval"`
+
 	ConfigFile         string           `yaml:"-"`
 	DatabaseURL        string           `yaml:"database_url"`
 	AdminToken         string           `yaml:"admin_token"`
@@ -251,6 +265,7 @@ func (c Config) Validate() error {
 	if c.SecretKeyPrevious != "" && c.SecretKey == "" {
 		errs = append(errs, errors.New("SECRET_KEY_PREVIOUS is set but SECRET_KEY is not"))
 	}
+	errs = append(errs, c.validateTLS()...)
 	if c.MetricsTenantCap < 0 {
 		errs = append(errs, errors.New("METRICS_TENANT_CAP must not be negative"))
 	}
