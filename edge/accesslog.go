@@ -62,6 +62,7 @@ func (s *Server) observe(r *http.Request, st *reqState) {
 	if st.bodyIn != nil {
 		in = st.bodyIn.n.Load()
 	}
+	s.recordUsage(st, status, in, dur)
 	level := slog.LevelInfo
 	attrs := []slog.Attr{
 		slog.String("tenant", tenant),

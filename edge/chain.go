@@ -18,7 +18,7 @@ type middleware = func(http.Handler) http.Handler
 //  4. tenant resolution; unknown hosts stop here (resolve)
 //  5. /api/white-label/current/info from the snapshot (currentInfo)
 //  6. lifecycle gate (lifecycle)
-//  7. rate limit joins here
+//  7. rate limit and monthly API quota (rateLimit, limits.go)
 //  8. SSO gate for tenants with SSO configurations (sso, sso.go)
 //  9. theme layer joins here
 //
@@ -31,6 +31,7 @@ func (s *Server) layers() []middleware {
 		s.resolve,
 		s.currentInfo,
 		s.lifecycle,
+		s.rateLimit,
 		s.sso,
 	}
 }

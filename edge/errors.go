@@ -77,6 +77,8 @@ type errorDetail struct {
 	Message   string               `json:"message"`
 	Field     string               `json:"field,omitempty"`
 	RequestID string               `json:"request_id,omitempty"`
+	// Reset is when a refused (429) request may succeed, RFC 3339.
+	Reset string `json:"reset,omitempty"`
 }
 
 // writeError is the only place the edge turns an error into a response:
@@ -134,7 +136,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	} else {
 		h.Set("Content-Type", "application/json")
-		json.NewEncoder(&body).Encode(errorBody{errorDetail{Code: pub.Code, Message: pub.Message, Field: pub.Field, RequestID: reqID}})
+		d := errorDetail{Code: pub.Code, Message: pub.Message, Field: pub.Field, RequestID: reqID}
+		if lr := (*limitRefusal)(nil); errors.As(err, &lr) {
+			d.Reset = lr.reset.UTC().Format(time.RFC3339)
+		}
+		json.NewEncoder(&body).Encode(errorBody{d})
 	}
 	h.Set("Content-Length", strconv.Itoa(body.Len()))
 	w.WriteHeader(status)

@@ -25,6 +25,12 @@ func (s *Server) Run(ctx context.Context) error {
 		s.saveLoop(ctx)
 	}()
 	defer func() { <-done }()
+	usageDone := make(chan struct{})
+	go func() {
+		defer close(usageDone)
+		s.runUsage(ctx)
+	}()
+	defer func() { <-usageDone }()
 	if s.tls != nil {
 		tlsDone := make(chan struct{})
 		go func() {

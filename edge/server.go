@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/edge/ratelimit"
+	"github.com/estatecore/whitelabel/edge/usage"
 )
 
 // Route names a group of paths for metrics labels. A request takes the
@@ -88,6 +90,23 @@ type Config struct {
 	SnapshotWriteInterval time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Limiter decides each request of a tenant with a rate or monthly
+	// quota (see limits.go): a ratelimit.Local for one edge, a
+	// ratelimit.Redis for a fleet. Nil enforces no limits.
+	Limiter ratelimit.Limiter
+	// RouteCosts give the cost of matching requests in rate and monthly
+	// units, first match wins; others cost 1. New rejects invalid rules.
+	RouteCosts []ratelimit.CostRule
+	// Usage receives each tenant's per-minute usage (requests, upstream
+	// errors, bytes, latency histogram), aggregated in memory and written
+	// by Run every UsageFlushInterval and by Close. Nil disables metering.
+	Usage whitelabel.UsageWriter
+	// EdgeID names this edge in usage rows; unique in the fleet. Default
+	// the host name and process id.
+	EdgeID string
+	// UsageFlushInterval is how often complete minutes are written to
+	// Usage. Default 10s.
+	UsageFlushInterval time.Duration
 	// SSO gates the tenants that have SSO configurations (see Gate and
 	// package edge/sso). Nil: such tenants are refused with 503, never
 	// served unprotected.
@@ -183,6 +202,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.EdgeID == "" {
+		c.EdgeID = defaultEdgeID()
+	}
+	if c.UsageFlushInterval < 0 {
+		return c, errors.New("edge: UsageFlushInterval must not be negative")
+	}
 	return c, nil
 }
 
@@ -200,6 +225,8 @@ type Server struct {
 	fromDisk bool // started from SnapshotPath; Run reloads fully first
 
 	metrics   *metrics
+	costs     *ratelimit.CostTable // nil: every request costs 1
+	usage     *usage.Recorder      // nil: metering off
 	transport http.RoundTripper
 	proxy     *httputil.ReverseProxy
 	handler   http.Handler
@@ -226,6 +253,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		saveReq: make(chan struct{}, 1),
 	}
 	if s.metrics, err = newMetrics(s); err != nil {
+		return nil, err
+	}
+	if s.costs, err = ratelimit.NewCostTable(cfg.RouteCosts); err != nil {
+		return nil, fmt.Errorf("edge: RouteCosts: %w", err)
+	}
+	if s.usage, err = s.newRecorder(); err != nil {
 		return nil, err
 	}
 	if err := s.reload(ctx); err != nil {

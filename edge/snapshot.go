@@ -28,7 +28,8 @@ type tenantEntry struct {
 	plan     string // X-Tenant-Plan
 	features string // X-Tenant-Features: enabled effective flags, sorted, comma-separated
 	brand    theming.Brand
-	info     []byte // body of GET /api/white-label/current/info
+	info     []byte       // body of GET /api/white-label/current/info
+	limits   tenantLimits // enforced quotas (limits.go)
 
 	// Header values for the upstream, shared by every request (the
 	// transport only reads them).
@@ -56,6 +57,7 @@ func newEntry(tc whitelabel.TenantConfig, plans whitelabel.Plans, baseDomain str
 	e.key = t.TenantKey
 	e.orgID = strconv.FormatInt(t.OrganizationID, 10)
 	e.plan = t.Plan
+	e.limits = limitsOf(plans, t)
 	feats, f := enabledFeatures(plans, t, interned)
 	e.features = f
 	e.hdrID, e.hdrKey, e.hdrOrgID = []string{e.id}, []string{e.key}, []string{e.orgID}

@@ -1,0 +1,124 @@
+package edge
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/edge/ratelimit"
+)
+
+// tenantLimits are the quotas the edge enforces for one tenant, taken
+// from its effective quotas (plan overlaid by overrides) when its
+// snapshot entry is built, so a quota change reaches the limiter with the
+// change feed and a request reads them without a map lookup.
+type tenantLimits struct {
+	rate    float64 // requests_per_second; 0: none
+	burst   int     // requests_burst; 0: the limiter's default
+	monthly int64   // api_calls_monthly; 0: unlimited
+	// bandwidth is bandwidth_gb_monthly in bytes (GB = 10^9); 0:
+	// unlimited. Reported by control, not enforced by the edge (see
+	// README, "Quotas, rate limits and usage").
+	bandwidth int64
+}
+
+// limited reports whether the tenant has anything the limiter enforces.
+func (l tenantLimits) limited() bool { return l.rate > 0 || l.monthly > 0 }
+
+// limitsOf returns t's enforced quotas without building the effective
+// quota map (a snapshot of a million tenants builds a million entries).
+func limitsOf(plans whitelabel.Plans, t *whitelabel.Tenant) tenantLimits {
+	q := func(name string) int64 {
+		if v, ok := t.ResourceQuotas[name]; ok {
+			return v
+		}
+		return plans[t.Plan].Quotas[name]
+	}
+	l := tenantLimits{
+		rate:    float64(q(whitelabel.QuotaRequestsPerSecond)),
+		monthly: q(whitelabel.QuotaAPICallsMonthly),
+	}
+	if b := q(whitelabel.QuotaRequestsBurst); b > 0 {
+		l.burst = int(min(b, math.MaxInt32))
+	}
+	if gb := q(whitelabel.QuotaBandwidthGBMonthly); gb > 0 {
+		l.bandwidth = int64(min(float64(gb)*1e9, math.MaxInt64))
+	}
+	return l
+}
+
+// limitRefusal is a 429 from the rate limit layer: the public error and
+// when a retry can succeed, which writeError adds to the JSON body.
+type limitRefusal struct {
+	err   *whitelabel.Error
+	reset time.Time
+}
+
+func (e *limitRefusal) Error() string { return e.err.Error() }
+func (e *limitRefusal) Unwrap() error { return e.err }
+
+// newLimitRefusal describes a refusing decision made at now.
+func newLimitRefusal(d ratelimit.Decision, now time.Time) *limitRefusal {
+	wait := max(time.Second, d.RetryAfter.Round(time.Second))
+	if d.Code == whitelabel.CodeQuotaExceeded {
+		return &limitRefusal{
+			err: &whitelabel.Error{Code: whitelabel.CodeQuotaExceeded,
+				Message: fmt.Sprintf("monthly API call quota of %d exhausted; it resets at %s", d.MonthlyLimit, d.MonthlyReset.UTC().Format(time.RFC3339))},
+			reset: d.MonthlyReset,
+		}
+	}
+	code := d.Code
+	if code == "" {
+		code = whitelabel.CodeRateLimited
+	}
+	return &limitRefusal{
+		err:   &whitelabel.Error{Code: code, Message: "too many requests; retry in " + strconv.FormatInt(int64(wait/time.Second), 10) + "s"},
+		reset: now.Add(d.RetryAfter),
+	}
+}
+
+// rateLimit charges each request's route cost against its tenant's
+// rate (requests_per_second with requests_burst) and monthly quota
+// (api_calls_monthly) through Config.Limiter. It sets the RateLimit and
+// X-RateLimit-Monthly-* headers on every answer and refuses with 429
+// (rate_limited or quota_exceeded, Retry-After, the reset time in the
+// JSON body, the branded page for browsers). Tenants without either
+// quota, and every tenant when Limiter is nil, pass without a decision.
+// The limiters in package ratelimit never fail; an error from another
+// Limiter lets the request through and is logged.
+func (s *Server) rateLimit(next http.Handler) http.Handler {
+	if s.cfg.Limiter == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := stateFrom(r.Context())
+		l := st.tenant.limits
+		if !l.limited() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		now := s.now()
+		d, err := s.cfg.Limiter.Allow(r.Context(), ratelimit.Request{
+			TenantID:     st.tenant.tenant.ID,
+			Rate:         l.rate,
+			Burst:        l.burst,
+			Cost:         s.costs.Cost(r.Method, r.URL.Path),
+			MonthlyLimit: l.monthly,
+			Now:          now,
+		})
+		if err != nil {
+			s.log.Warn("edge: rate limiter failed; allowing the request", "error", err, "request_id", st.requestID, "tenant", st.tenant.key)
+			next.ServeHTTP(w, r)
+			return
+		}
+		ratelimit.SetHeaders(w.Header(), d)
+		if !d.Allowed {
+			s.writeError(w, r, newLimitRefusal(d, now))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,382 @@
+package edge
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/edge/ratelimit"
+)
+
+// limitedTenant is an active tenant with quota overrides.
+func limitedTenant(id int64, name string, q whitelabel.Quotas) whitelabel.TenantConfig {
+	tc := tenant(id, name, whitelabel.StatusActive)
+	tc.Tenant.ResourceQuotas = q
+	return tc
+}
+
+// loadResult counts the statuses of a load run.
+type loadResult struct {
+	mu       sync.Mutex
+	statuses map[int]int
+	elapsed  time.Duration
+}
+
+func (r *loadResult) count(code int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.statuses[code]
+}
+
+func (r *loadResult) fivexx() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for c, k := range r.statuses {
+		if c >= 500 {
+			n += k
+		}
+	}
+	return n
+}
+
+// hammer sends GETs for host from clients goroutines, spread over urls,
+// until dur has passed, and counts the statuses. elapsed runs from before
+// the first request to after the last response, so a limiter that admits
+// L/s with burst B admits at most L·elapsed + B.
+func hammer(t *testing.T, urls []string, host string, clients int, dur time.Duration, during func(elapsed time.Duration)) *loadResult {
+	t.Helper()
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	res := &loadResult{statuses: map[int]int{}}
+	var errs atomic.Int64
+	start := time.Now()
+	stop := start.Add(dur)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; time.Now().Before(stop); n++ {
+				req, _ := http.NewRequest("GET", urls[(i+n)%len(urls)]+"/api/items", nil)
+				req.Host = host
+				resp, err := hc.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				res.mu.Lock()
+				res.statuses[resp.StatusCode]++
+				res.mu.Unlock()
+			}
+		}()
+	}
+	if during != nil {
+		during(time.Since(start))
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	if n := errs.Load(); n > 0 {
+		t.Errorf("%d requests failed at the transport", n)
+	}
+	return res
+}
+
+// checkAccuracy asserts allowed ∈ [0.95, 1.0] × (L·t + B).
+func checkAccuracy(t *testing.T, res *loadResult, rate, burst float64) {
+	t.Helper()
+	allowed := res.count(200)
+	want := rate*res.elapsed.Seconds() + burst
+	ratio := float64(allowed) / want
+	t.Logf("allowed %d, refused %d over %v: L·t+B = %.1f, ratio %.3f", allowed, res.count(429), res.elapsed.Round(time.Millisecond), want, ratio)
+	if ratio < 0.95 || ratio > 1.0 {
+		t.Errorf("allowed %d of L·t+B = %.1f (ratio %.3f), want ratio in [0.95, 1.0]", allowed, want, ratio)
+	}
+	if res.count(429) == 0 {
+		t.Errorf("no request was refused: the load did not exceed the limit")
+	}
+	if n := res.fivexx(); n > 0 {
+		t.Errorf("%d responses were 5xx", n)
+	}
+}
+
+const (
+	accRate  = 40
+	accBurst = 20
+	accDur   = 3 * time.Second
+)
+
+func accuracyTenant() whitelabel.TenantConfig {
+	return limitedTenant(1, "acme", whitelabel.Quotas{
+		whitelabel.QuotaRequestsPerSecond: accRate, whitelabel.QuotaRequestsBurst: accBurst, whitelabel.QuotaAPICallsMonthly: 0,
+	})
+}
+
+// TestRateLimitAccuracyLocal: one edge with the local limiter admits
+// L·t + B, within 5 %, under concurrent clients.
+func TestRateLimitAccuracyLocal(t *testing.T) {
+	lim, err := ratelimit.NewLocal(ratelimit.LocalConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
+	e := startEdge(t, newFakeSource(accuracyTenant()), up.URL, func(c *Config) { c.Limiter = lim })
+	res := hammer(t, []string{e.URL}, "acme.example.test", 8, accDur, nil)
+	checkAccuracy(t, res, accRate, accBurst)
+}
+
+// TestRateLimitAccuracyRedisFleet: two edges sharing one Redis admit
+// L·t + B together, not each.
+func TestRateLimitAccuracyRedisFleet(t *testing.T) {
+	rs := startRedis(t)
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
+	src := newFakeSource(accuracyTenant())
+	var urls []string
+	for range 2 {
+		lim, err := ratelimit.NewRedis(ratelimit.RedisConfig{Client: rs.client(t), FleetSize: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := startEdge(t, src, up.URL, func(c *Config) { c.Limiter = lim })
+		urls = append(urls, e.URL)
+	}
+	res := hammer(t, urls, "acme.example.test", 8, accDur, nil)
+	checkAccuracy(t, res, accRate, accBurst)
+}
+
+// TestRateLimitRedisOutage stops the fleet's Redis under load: no 5xx,
+// the fallback decides meanwhile, and the limiter returns to Redis when
+// it is back.
+func TestRateLimitRedisOutage(t *testing.T) {
+	rs := startRedis(t)
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
+	src := newFakeSource(accuracyTenant())
+	var (
+		urls []string
+		lims []*ratelimit.Redis
+	)
+	for range 2 {
+		lim, err := ratelimit.NewRedis(ratelimit.RedisConfig{
+			Client: rs.client(t), FleetSize: 2, Fallback: ratelimit.FallbackLocal,
+			Timeout: 50 * time.Millisecond, BreakerBackoff: 100 * time.Millisecond, BreakerMaxBackoff: 200 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lims = append(lims, lim)
+		e := startEdge(t, src, up.URL, func(c *Config) { c.Limiter = lim })
+		urls = append(urls, e.URL)
+	}
+	degraded := func() bool { return lims[0].Degraded() && lims[1].Degraded() }
+	recovered := func() bool { return !lims[0].Degraded() && !lims[1].Degraded() }
+	var sawDegraded, sawRecovered bool
+	res := hammer(t, urls, "acme.example.test", 8, 4*time.Second, func(time.Duration) {
+		time.Sleep(time.Second)
+		rs.kill()
+		waitFor(t, "the fallback to engage", 2*time.Second, degraded)
+		sawDegraded = true
+		time.Sleep(time.Second)
+		rs.start()
+		waitFor(t, "the limiter to return to Redis", 3*time.Second, recovered)
+		sawRecovered = true
+	})
+	t.Logf("statuses %v over %v", res.statuses, res.elapsed.Round(time.Millisecond))
+	if !sawDegraded || !sawRecovered {
+		t.Errorf("degraded seen %v, recovered seen %v; want both", sawDegraded, sawRecovered)
+	}
+	if n := res.fivexx(); n > 0 {
+		t.Errorf("%d responses were 5xx during the Redis outage", n)
+	}
+	if res.count(200) == 0 || res.count(429) == 0 {
+		t.Errorf("statuses %v: want both allowed and refused requests", res.statuses)
+	}
+	// Limits hold again after recovery: a fresh burst is cut at B.
+	e0 := urls[0]
+	refused := 0
+	for range 3 * accBurst {
+		req, _ := http.NewRequest("GET", e0+"/", nil)
+		req.Host = "acme.example.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 429 {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Errorf("after recovery %d quick requests were all allowed; want refusals past the burst", 3*accBurst)
+	}
+}
+
+// settableClock is a clock tests move by hand.
+type settableClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *settableClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *settableClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// TestMonthlyQuota: once api_calls_monthly is used up the tenant gets
+// 429 quota_exceeded (JSON with the reset time, or the branded page)
+// until the next UTC month, on the local and the Redis limiter.
+func TestMonthlyQuota(t *testing.T) {
+	for _, backend := range []string{"local", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			// Ten minutes before the end of this real month: Redis expires
+			// the monthly counter on its own clock, an hour after the
+			// month the edge's clock names.
+			reset := whitelabel.MonthStart(time.Now()).AddDate(0, 1, 0)
+			clock := &settableClock{t: reset.Add(-10 * time.Minute)}
+			var lim ratelimit.Limiter
+			var err error
+			if backend == "local" {
+				lim, err = ratelimit.NewLocal(ratelimit.LocalConfig{Now: clock.Now})
+			} else {
+				lim, err = ratelimit.NewRedis(ratelimit.RedisConfig{Client: startRedis(t).client(t), Now: clock.Now})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			up := newUpstream(t, nil)
+			src := newFakeSource(limitedTenant(1, "acme", whitelabel.Quotas{
+				whitelabel.QuotaRequestsPerSecond: 0, whitelabel.QuotaAPICallsMonthly: 5,
+			}))
+			e := startEdge(t, src, up.URL, func(c *Config) { c.Limiter = lim; c.Now = clock.Now })
+			for i := range 5 {
+				resp, _ := e.do(t, "GET", "acme.example.test", "/", nil)
+				if resp.StatusCode != 200 {
+					t.Fatalf("request %d = %d, want 200", i+1, resp.StatusCode)
+				}
+				if got, want := resp.Header.Get(ratelimit.HeaderMonthlyRemaining), strconv.Itoa(4-i); got != want {
+					t.Errorf("request %d: %s = %q, want %q", i+1, ratelimit.HeaderMonthlyRemaining, got, want)
+				}
+			}
+			for _, at := range []time.Time{clock.Now(), reset.Add(-time.Second)} {
+				clock.Set(at)
+				resp, body := e.do(t, "GET", "acme.example.test", "/", nil)
+				if resp.StatusCode != 429 || errorCode(t, body) != "quota_exceeded" {
+					t.Fatalf("at %v: %d %s, want 429 quota_exceeded", at, resp.StatusCode, body)
+				}
+				var b errorBody
+				json.Unmarshal([]byte(body), &b)
+				if b.Error.Reset != reset.Format(time.RFC3339) {
+					t.Errorf("reset = %q, want %q", b.Error.Reset, reset.Format(time.RFC3339))
+				}
+				if resp.Header.Get("Retry-After") == "" || resp.Header.Get(ratelimit.HeaderMonthlyRemaining) != "0" ||
+					resp.Header.Get(ratelimit.HeaderMonthlyReset) != strconv.FormatInt(reset.Unix(), 10) {
+					t.Errorf("headers %v: want Retry-After, remaining 0 and reset %d", resp.Header, reset.Unix())
+				}
+			}
+			resp, body := e.do(t, "GET", "acme.example.test", "/", map[string]string{"Accept": "text/html"})
+			if resp.StatusCode != 429 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "acme Brand") {
+				t.Errorf("browser refusal = %d %s %.200q, want the branded 429 page", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+			if n := len(up.requests()); n != 5 {
+				t.Errorf("upstream saw %d requests, want 5", n)
+			}
+			clock.Set(reset)
+			resp, _ = e.do(t, "GET", "acme.example.test", "/", nil)
+			if resp.StatusCode != 200 || resp.Header.Get(ratelimit.HeaderMonthlyRemaining) != "4" {
+				t.Errorf("after the reset: %d, remaining %q; want 200, 4", resp.StatusCode, resp.Header.Get(ratelimit.HeaderMonthlyRemaining))
+			}
+		})
+	}
+}
+
+// TestRouteCosts: configured rules charge expensive routes more, in the
+// monthly count and the rate bucket alike.
+func TestRouteCosts(t *testing.T) {
+	lim, err := ratelimit.NewLocal(ratelimit.LocalConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t, nil)
+	src := newFakeSource(limitedTenant(1, "acme", whitelabel.Quotas{
+		whitelabel.QuotaRequestsPerSecond: 1, whitelabel.QuotaRequestsBurst: 100, whitelabel.QuotaAPICallsMonthly: 25,
+	}))
+	e := startEdge(t, src, up.URL, func(c *Config) {
+		c.Limiter = lim
+		c.RouteCosts = []ratelimit.CostRule{{Method: "POST", PathPattern: "/api/reports/", Cost: 10}}
+	})
+	steps := []struct {
+		method, path string
+		status       int
+		monthlyLeft  string
+	}{
+		{"POST", "/api/reports/monthly", 200, "15"},
+		{"GET", "/api/reports/monthly", 200, "14"}, // GET is not the costly route
+		{"POST", "/api/reports/", 200, "4"},
+		{"POST", "/api/reports/again", 429, "4"}, // 10 > 4 left: refused, nothing charged
+		{"POST", "/api/other", 200, "3"},
+	}
+	for _, s := range steps {
+		resp, body := e.do(t, s.method, "acme.example.test", s.path, nil)
+		if resp.StatusCode != s.status || resp.Header.Get(ratelimit.HeaderMonthlyRemaining) != s.monthlyLeft {
+			t.Errorf("%s %s = %d, monthly remaining %q; want %d, %q (%s)", s.method, s.path, resp.StatusCode,
+				resp.Header.Get(ratelimit.HeaderMonthlyRemaining), s.status, s.monthlyLeft, body)
+		}
+		if resp.Header.Get(ratelimit.HeaderPolicy) != `"default";q=100;w=100` {
+			t.Errorf("%s %s: RateLimit-Policy = %q", s.method, s.path, resp.Header.Get(ratelimit.HeaderPolicy))
+		}
+	}
+	if _, err := New(t.Context(), Config{Source: src, Plans: whitelabel.DefaultPlans(), Upstream: mustURL(t, up.URL),
+		RouteCosts: []ratelimit.CostRule{{PathPattern: "/api/rep*", Cost: 2}}}); err == nil {
+		t.Errorf("New with an invalid cost rule succeeded")
+	}
+}
+
+// TestRateLimitHeadersAndExemptions: allowed responses carry the
+// headers; a tenant without rate or monthly quota is not asked about.
+func TestRateLimitHeadersAndExemptions(t *testing.T) {
+	lim, err := ratelimit.NewLocal(ratelimit.LocalConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t, nil)
+	src := newFakeSource(
+		limitedTenant(1, "acme", whitelabel.Quotas{whitelabel.QuotaRequestsPerSecond: 1, whitelabel.QuotaRequestsBurst: 2}),
+		limitedTenant(2, "free", whitelabel.Quotas{whitelabel.QuotaRequestsPerSecond: 0, whitelabel.QuotaAPICallsMonthly: 0}),
+	)
+	e := startEdge(t, src, up.URL, func(c *Config) { c.Limiter = lim })
+	resp, _ := e.do(t, "GET", "acme.example.test", "/", nil)
+	if resp.StatusCode != 200 || resp.Header.Get(ratelimit.HeaderRateLimit) != `"default";r=1;t=1` ||
+		resp.Header.Get(ratelimit.HeaderMonthlyLimit) != "1000000" {
+		t.Errorf("allowed: %d %v", resp.StatusCode, resp.Header)
+	}
+	e.do(t, "GET", "acme.example.test", "/", nil)
+	resp, body := e.do(t, "GET", "acme.example.test", "/", nil)
+	if resp.StatusCode != 429 || errorCode(t, body) != "rate_limited" || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("third request: %d %v %s; want 429 rate_limited with Retry-After 1", resp.StatusCode, resp.Header, body)
+	}
+	for range 10 {
+		resp, _ := e.do(t, "GET", "free.example.test", "/", nil)
+		if resp.StatusCode != 200 || resp.Header.Get(ratelimit.HeaderRateLimit) != "" {
+			t.Fatalf("unlimited tenant: %d %v; want 200 without limit headers", resp.StatusCode, resp.Header)
+		}
+	}
+	if lim.Len() != 1 {
+		t.Errorf("limiter tracks %d tenants, want 1 (the unlimited one is never asked)", lim.Len())
+	}
+}
