@@ -125,8 +125,9 @@ func TestQuotas(t *testing.T) {
 		api := q["api_calls_monthly"].(map[string]any)
 		mustEqual(t, "api_calls_monthly.limit", api["limit"], any(float64(100000)))
 		mustEqual(t, "api_calls_monthly.source", api["source"], any("plan"))
-		if v, ok := api["used"]; !ok || v != nil {
-			t.Errorf("used = %v (present %v), want null", v, ok)
+		// Nothing metered yet: used 0 this month (usage.go fills it).
+		if v, ok := api["used"]; !ok || v != any(float64(0)) || api["reset"] == nil {
+			t.Errorf("used = %v (present %v), reset %v; want 0 and a reset time", v, ok, api["reset"])
 		}
 
 		q = e.must(200, "PUT", tenantPath(id, "quotas", "storage_gb"), k, `{"value": 100}`).obj(t)["quotas"].(map[string]any)

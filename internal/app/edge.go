@@ -6,26 +6,44 @@ import (
 	"log/slog"
 	"net/url"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/estatecore/whitelabel"
 	"github.com/estatecore/whitelabel/edge"
 	"github.com/estatecore/whitelabel/internal/config"
 )
 
-// NewEdge builds the edge from cfg reading src.
-func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource, log *slog.Logger) (*edge.Server, error) {
+// NewEdge builds the edge from cfg reading src, which also receives the
+// usage when it is a whitelabel.UsageWriter (both stores are). Call the
+// returned release after the edge's Close; it is never nil.
+func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource, log *slog.Logger) (*edge.Server, func() error, error) {
+	noop := func() error { return nil }
 	up, err := url.Parse(cfg.UpstreamURL)
 	if err != nil {
-		return nil, fmt.Errorf("UPSTREAM_URL: %w", err)
+		return nil, noop, fmt.Errorf("UPSTREAM_URL: %w", err)
 	}
+	reg := prometheus.NewRegistry()
+	limiter, release, err := NewLimiter(cfg, reg, log)
+	if err != nil {
+		return nil, noop, err
+	}
+	usage, _ := src.(whitelabel.UsageWriter)
 	routes := make([]edge.Route, 0, len(cfg.Routes))
 	for _, r := range cfg.Routes {
 		routes = append(routes, edge.Route{Name: r.Name, Method: r.Method, PathPrefix: r.PathPrefix})
 	}
 	gate, err := NewSSOGate(cfg, src, log)
 	if err != nil {
-		return nil, err
+		release()
+		return nil, noop, err
 	}
-	return edge.New(ctx, edge.Config{
+	e, err := edge.New(ctx, edge.Config{
+		Registry:           reg,
+		Limiter:            limiter,
+		RouteCosts:         routeCosts(cfg),
+		Usage:              usage,
+		EdgeID:             cfg.EdgeID,
+		UsageFlushInterval: cfg.UsageFlushInterval,
 		SSO:                gate,
 		Source:             src,
 		Plans:              cfg.Plans,
@@ -39,16 +57,22 @@ func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 		Routes:             routes,
 		UpstreamTimeout:    cfg.UpstreamTimeout,
 	})
+	if err != nil {
+		release()
+		return nil, noop, err
+	}
+	return e, release, nil
 }
 
 // RunEdge serves the edge on srv (default cfg.EdgeAddr) and its metrics on
 // metrics (default cfg.MetricsAddr; nil or empty address disables), and
 // follows the change feed, until ctx ends.
 func RunEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource, log *slog.Logger, srv, metrics *Server) error {
-	e, err := NewEdge(ctx, cfg, src, log)
+	e, release, err := NewEdge(ctx, cfg, src, log)
 	if err != nil {
 		return err
 	}
+	defer release()
 	srv.Name, srv.Handler = "edge", e.Handler()
 	if srv.Addr == "" {
 		srv.Addr = cfg.EdgeAddr
@@ -77,10 +101,25 @@ func RunEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	runDone := make(chan struct{})
 	go func() {
+		defer close(runDone)
 		if err := e.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("edge config follower stopped", "err", err)
 		}
 	}()
-	return Serve(ctx, log, cfg.ShutdownTimeout, servers...)
+	err = Serve(ctx, log, cfg.ShutdownTimeout, servers...)
+	// No request is in flight now: stop Run, then write the usage still
+	// in memory (the current minute included) before exiting.
+	cancel()
+	<-runDone
+	cctx, ccancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer ccancel()
+	if cerr := e.Close(cctx); cerr != nil {
+		log.Error("edge: usage not written on shutdown", "err", cerr)
+		if err == nil {
+			err = cerr
+		}
+	}
+	return err
 }

@@ -70,6 +70,22 @@ type Config struct {
 	MetricsTenantCap   int              `yaml:"metrics_tenant_cap"`
 	Plans              whitelabel.Plans `yaml:"plans"`
 	Routes             []Route          `yaml:"routes"`
+	RateLimitBackend   string           `yaml:"rate_limit_backend"`
+	RateLimitFallback  string           `yaml:"rate_limit_fallback"`
+	FleetSize          int              `yaml:"fleet_size"`
+	EdgeID             string           `yaml:"edge_id"`
+	UsageFlushInterval time.Duration    `yaml:"usage_flush_interval"`
+	RouteCosts         []RouteCost      `yaml:"route_costs"`
+}
+
+// RouteCost is one route cost rule (YAML only): requests matching Method
+// ("" any) and Path (segments, "*" or "{name}" for one, a trailing "/"
+// or "{rest...}" for the rest) use Cost units of the rate and monthly
+// quotas instead of 1. The first matching rule wins.
+type RouteCost struct {
+	Method string `yaml:"method"`
+	Path   string `yaml:"path"`
+	Cost   int    `yaml:"cost"`
 }
 
 // Defaults returns the built-in settings: embedded SQLite, everything on
@@ -90,6 +106,10 @@ func Defaults() Config {
 		ShutdownTimeout:    30 * time.Second,
 		MetricsTenantLabel: true,
 		MetricsTenantCap:   1000,
+		RateLimitBackend:   "local",
+		RateLimitFallback:  "local",
+		FleetSize:          1,
+		UsageFlushInterval: 10 * time.Second,
 	}
 }
 
@@ -277,5 +297,6 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("routes[%d]: needs a name and a path_prefix starting with /", i))
 		}
 	}
+	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
 }
