@@ -17,10 +17,13 @@ type middleware = func(http.Handler) http.Handler
 //  3. access log and metrics (withObservability)
 //  4. tenant resolution; unknown hosts stop here (resolve)
 //  5. /api/white-label/current/info from the snapshot (currentInfo)
-//  6. lifecycle gate (lifecycle)
+//  6. lifecycle gate (lifecycle), then /_edge/theme.css and
+//     /_edge/assets/ (themeEndpoints, theme.go): before limits and SSO,
+//     because the login page needs them
 //  7. rate limit and monthly API quota (rateLimit, limits.go)
 //  8. SSO gate for tenants with SSO configurations (sso, sso.go)
-//  9. theme layer joins here
+//  9. no theme layer: the proxy's ModifyResponse injects the theme
+//     into HTML responses (inject.go)
 //
 // and the proxy (s.proxy) is the handler at the end.
 func (s *Server) layers() []middleware {
@@ -31,6 +34,7 @@ func (s *Server) layers() []middleware {
 		s.resolve,
 		s.currentInfo,
 		s.lifecycle,
+		s.themeEndpoints,
 		s.rateLimit,
 		s.sso,
 	}

@@ -115,4 +115,6 @@ func BenchmarkLimiterDecision(b *testing.B) {
 // usageWriterFunc adapts a function to whitelabel.UsageWriter.
 type usageWriterFunc func(context.Context, []whitelabel.UsageRecord) error
 
-func (f usageWriterFunc) WriteUsage(ctx context.Context, b []whitelabel.UsageRecord) error { return f(ctx, b) }
+func (f usageWriterFunc) WriteUsage(ctx context.Context, b []whitelabel.UsageRecord) error {
+	return f(ctx, b)
+}

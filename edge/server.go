@@ -107,6 +107,17 @@ type Config struct {
 	// UsageFlushInterval is how often complete minutes are written to
 	// Usage. Default 10s.
 	UsageFlushInterval time.Duration
+	// Assets is where brand assets (/_edge/assets/<sha256>.<ext>) are
+	// read on a cache miss; the snapshot decides which a tenant may
+	// serve. Nil: assets are not served (404).
+	Assets whitelabel.AssetSource
+	// AssetCacheBytes bounds the in-memory LRU of assets. Default
+	// DefaultAssetCacheBytes (64 MiB).
+	AssetCacheBytes int64
+	// DisableInjection turns off adding the theme to proxied HTML for
+	// every tenant (a tenant turns it off with "inject": false in its
+	// brand, a response with the X-Edge-No-Inject header).
+	DisableInjection bool
 	// SSO gates the tenants that have SSO configurations (see Gate and
 	// package edge/sso). Nil: such tenants are refused with 503, never
 	// served unprotected.
@@ -202,6 +213,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.AssetCacheBytes < 0 {
+		return c, errors.New("edge: AssetCacheBytes must not be negative")
+	}
 	if c.EdgeID == "" {
 		c.EdgeID = defaultEdgeID()
 	}
@@ -223,6 +237,9 @@ type Server struct {
 	// (unix nanoseconds).
 	lastSync atomic.Int64
 	fromDisk bool // started from SnapshotPath; Run reloads fully first
+
+	// assetCache holds brand assets read from Config.Assets (theme.go).
+	assetCache assetCache
 
 	metrics   *metrics
 	costs     *ratelimit.CostTable // nil: every request costs 1
@@ -277,6 +294,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.transport = newTransport(cfg)
 	s.proxy = s.newProxy()
+	s.proxy.ModifyResponse = s.modifyResponse // theme injection (inject.go)
+	s.assetCache.max = cfg.AssetCacheBytes
 	s.handler = s.answerChallenges(s.buildChain())
 	if cfg.TLS != nil {
 		if s.tls, err = newTLSManager(s, *cfg.TLS); err != nil {

@@ -34,6 +34,9 @@ type tenantEntry struct {
 	// Header values for the upstream, shared by every request (the
 	// transport only reads them).
 	hdrID, hdrKey, hdrOrgID, hdrPlan, hdrFeatures []string
+
+	// themeSt is the tenant's theme, built on first use (theme.go).
+	themeSt themeState
 }
 
 // publicInfo is the body of /api/white-label/current/info.

@@ -37,6 +37,7 @@ type Injector struct {
 	z       *html.Tokenizer
 	snippet []byte
 	out     bytes.Buffer // bytes produced but not yet read
+	ahead   []byte       // then these: what the tokenizer read past the insertion point
 	scanned int          // bytes given to the tokenizer
 	done    bool         // insertion made or abandoned; now pass-through
 	srcErr  error        // the source's error, reported after out drains
@@ -80,14 +81,29 @@ var errScanLimit = errors.New("theming: inject scan limit reached")
 func (in *Injector) Read(p []byte) (int, error) {
 	for in.out.Len() == 0 {
 		if in.done {
+			if len(in.ahead) > 0 {
+				n := copy(p, in.ahead)
+				in.ahead = in.ahead[n:]
+				return n, nil
+			}
 			if in.srcErr != nil {
 				return 0, in.srcErr
 			}
 			return in.src.Read(p)
 		}
+		if in.out.Cap() == 0 {
+			in.out.Grow(512)
+		}
 		in.step()
 	}
-	return in.out.Read(p)
+	n, _ := in.out.Read(p)
+	if in.out.Len() == 0 && len(in.ahead) > 0 && n < len(p) {
+		// Send what the tokenizer read ahead in the same write.
+		k := copy(p[n:], in.ahead)
+		in.ahead = in.ahead[k:]
+		n += k
+	}
+	return n, nil
 }
 
 // step tokenizes one token into out, inserting the snippet when the
@@ -100,7 +116,7 @@ func (in *Injector) step() {
 		// tokenizer's buffer limit was reached: flush what the tokenizer
 		// holds and pass the rest through.
 		in.out.Write(in.z.Raw())
-		in.out.Write(in.z.Buffered())
+		in.ahead = in.z.Buffered()
 		if err := in.z.Err(); in.srcErr == nil && !errors.Is(err, errScanLimit) && !errors.Is(err, html.ErrBufferExceeded) {
 			in.srcErr = err
 		}
@@ -168,7 +184,8 @@ func (in *Injector) insert() {
 // passThrough ends tokenizing after the insertion: what the tokenizer
 // has read ahead goes out first, then the source directly.
 func (in *Injector) passThrough() {
-	in.out.Write(in.z.Buffered())
+	// The tokenizer is dropped, so its buffer is ours to read from.
+	in.ahead = in.z.Buffered()
 	in.finish()
 }
 

@@ -1,0 +1,243 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/andybalholm/brotli"
+
+	"github.com/estatecore/whitelabel/theming"
+)
+
+// headerNoInject, sent by the core app on a response, asks the edge not
+// to add the theme to it. The edge removes it before the client sees it.
+const headerNoInject = "X-Edge-No-Inject"
+
+// modifyResponse is the proxy's ModifyResponse hook: it removes the
+// edge's own response headers and adds the theme to HTML pages
+// (injectTheme). It never fails the response.
+func (s *Server) modifyResponse(resp *http.Response) error {
+	_, noInject := resp.Header[headerNoInject]
+	delete(resp.Header, headerNoInject)
+	if !noInject && !s.cfg.DisableInjection {
+		injectTheme(resp)
+	}
+	return nil
+}
+
+// injectTheme wraps resp.Body so that the tenant's theme link (and
+// favicon link) is inserted into the page, streaming (see
+// theming.Injector). It leaves resp alone unless every condition holds:
+//
+//   - the tenant's brand does not say "inject": false;
+//   - the request is not HEAD and the status is one with a full body
+//     (not 1xx, 204, 206 or 304);
+//   - Content-Type is text/html;
+//   - Content-Encoding is absent, identity, gzip or br (others, such as
+//     deflate or zstd, pass through untouched).
+//
+// Compressed bodies are decoded, injected and re-encoded with the same
+// coding, streaming too (BenchmarkInjectCoding compares this with
+// compressing at the edge). The length is unknown afterwards, so
+// Content-Length is dropped (HTTP/1.1 clients get chunked encoding), and
+// a strong ETag becomes weak because the bytes changed.
+func injectTheme(resp *http.Response) {
+	req := resp.Request
+	if req == nil || req.Method == http.MethodHead {
+		return
+	}
+	switch c := resp.StatusCode; {
+	case c < 200, c == http.StatusNoContent, c == http.StatusPartialContent, c == http.StatusNotModified:
+		return
+	}
+	if resp.Body == nil || resp.Body == http.NoBody || !isHTML(resp.Header.Get("Content-Type")) {
+		return
+	}
+	st := stateFrom(req.Context())
+	if st == nil || st.tenant == nil || !st.tenant.brand.Inject() {
+		return
+	}
+	codings := resp.Header.Values("Content-Encoding")
+	coding := ""
+	switch len(codings) {
+	case 0:
+	case 1:
+		coding = strings.ToLower(strings.TrimSpace(codings[0]))
+	default:
+		return
+	}
+	snippet := st.tenant.themeOf().theme.Snippet
+	switch coding {
+	case "", "identity":
+		resp.Body = theming.NewInjector(resp.Body, snippet)
+	case "gzip", "x-gzip":
+		resp.Body = newEncodeReader(theming.NewInjector(&gzipDecoder{src: resp.Body}, snippet), coding)
+	case "br":
+		resp.Body = newEncodeReader(theming.NewInjector(&brotliDecoder{src: resp.Body}, snippet), coding)
+	default:
+		return
+	}
+	resp.ContentLength = -1
+	resp.Header.Del("Content-Length")
+	resp.Header.Del("Content-MD5")
+	resp.Header.Del("Digest")
+	resp.Header.Del("Repr-Digest")
+	resp.Header.Del("Content-Digest")
+	if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		resp.Header.Set("ETag", "W/"+et)
+	}
+}
+
+// isHTML reports whether a Content-Type is text/html.
+func isHTML(ct string) bool {
+	if ct == "" {
+		return false
+	}
+	if len(ct) >= 9 && strings.EqualFold(ct[:9], "text/html") && (len(ct) == 9 || ct[9] == ';' || ct[9] == ' ') {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "text/html"
+}
+
+// gzipDecoder decodes a gzip body, creating the gzip.Reader on the first
+// Read (its constructor reads the header, which ModifyResponse must not
+// wait for). Readers are pooled.
+type gzipDecoder struct {
+	src io.ReadCloser
+	zr  *gzip.Reader
+	err error
+}
+
+var gzipReaders sync.Pool
+
+func (d *gzipDecoder) Read(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	if d.zr == nil {
+		br := bufio.NewReaderSize(d.src, 4096)
+		if zr, ok := gzipReaders.Get().(*gzip.Reader); ok {
+			if err := zr.Reset(br); err != nil {
+				d.err = err
+				return 0, err
+			}
+			d.zr = zr
+		} else {
+			zr, err := gzip.NewReader(br)
+			if err != nil {
+				d.err = err
+				return 0, err
+			}
+			d.zr = zr
+		}
+	}
+	n, err := d.zr.Read(p)
+	if err != nil {
+		d.err = err
+	}
+	return n, err
+}
+
+func (d *gzipDecoder) Close() error {
+	if d.zr != nil && d.err == io.EOF {
+		gzipReaders.Put(d.zr)
+	}
+	d.zr = nil
+	return d.src.Close()
+}
+
+// brotliDecoder decodes a br body.
+type brotliDecoder struct {
+	src io.ReadCloser
+	br  *brotli.Reader
+}
+
+func (d *brotliDecoder) Read(p []byte) (int, error) {
+	if d.br == nil {
+		d.br = brotli.NewReader(d.src)
+	}
+	return d.br.Read(p)
+}
+
+func (d *brotliDecoder) Close() error { return d.src.Close() }
+
+// compressor is a gzip.Writer or brotli.Writer.
+type compressor interface {
+	io.WriteCloser
+	Flush() error
+	Reset(io.Writer)
+}
+
+var (
+	gzipWriters   = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression); return w }}
+	brotliWriters = sync.Pool{New: func() any { return brotli.NewWriterLevel(nil, 4) }}
+)
+
+// encodeReader compresses what it reads from src. After a read from src
+// that came back short (the upstream had nothing more at that moment),
+// it flushes the compressor, so a page streamed in parts reaches the
+// client in parts instead of waiting for the compressor's window.
+type encodeReader struct {
+	src   io.ReadCloser
+	pool  *sync.Pool
+	w     compressor
+	out   bytes.Buffer
+	chunk []byte
+	done  bool
+	err   error
+}
+
+func newEncodeReader(src io.ReadCloser, coding string) *encodeReader {
+	e := &encodeReader{src: src, chunk: make([]byte, 32<<10)}
+	if coding == "br" {
+		e.pool = &brotliWriters
+	} else {
+		e.pool = &gzipWriters
+	}
+	e.w = e.pool.Get().(compressor)
+	e.w.Reset(&e.out)
+	return e
+}
+
+func (e *encodeReader) Read(p []byte) (int, error) {
+	for e.out.Len() == 0 {
+		if e.done {
+			return 0, e.err
+		}
+		n, err := e.src.Read(e.chunk)
+		if n > 0 {
+			e.w.Write(e.chunk[:n])
+		}
+		switch {
+		case err == io.EOF:
+			e.w.Close()
+			e.done, e.err = true, io.EOF
+			e.release()
+		case err != nil:
+			e.done, e.err = true, err
+		case n < len(e.chunk):
+			e.w.Flush()
+		}
+	}
+	return e.out.Read(p)
+}
+
+func (e *encodeReader) release() {
+	if e.w != nil {
+		e.w.Reset(io.Discard)
+		e.pool.Put(e.w)
+		e.w = nil
+	}
+}
+
+func (e *encodeReader) Close() error {
+	e.w = nil // not returned to the pool unless it finished cleanly
+	return e.src.Close()
+}
