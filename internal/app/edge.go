@@ -28,6 +28,7 @@ func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 		return nil, noop, err
 	}
 	usage, _ := src.(whitelabel.UsageWriter)
+	assets, _ := src.(whitelabel.AssetSource) // both stores are; nil serves no assets
 	routes := make([]edge.Route, 0, len(cfg.Routes))
 	for _, r := range cfg.Routes {
 		routes = append(routes, edge.Route{Name: r.Name, Method: r.Method, PathPrefix: r.PathPrefix})
@@ -56,6 +57,9 @@ func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 		MetricsTenantCap:   cfg.MetricsTenantCap,
 		Routes:             routes,
 		UpstreamTimeout:    cfg.UpstreamTimeout,
+		Assets:             assets,
+		AssetCacheBytes:    int64(cfg.AssetCacheMB) << 20,
+		DisableInjection:   !cfg.ThemeInject,
 	})
 	if err != nil {
 		release()

@@ -76,6 +76,8 @@ type Config struct {
 	EdgeID             string           `yaml:"edge_id"`
 	UsageFlushInterval time.Duration    `yaml:"usage_flush_interval"`
 	RouteCosts         []RouteCost      `yaml:"route_costs"`
+	ThemeInject        bool             `yaml:"theme_inject"`
+	AssetCacheMB       int              `yaml:"asset_cache_mb"`
 }
 
 // RouteCost is one route cost rule (YAML only): requests matching Method
@@ -110,6 +112,8 @@ func Defaults() Config {
 		RateLimitFallback:  "local",
 		FleetSize:          1,
 		UsageFlushInterval: 10 * time.Second,
+		ThemeInject:        true,
+		AssetCacheMB:       64,
 	}
 }
 
@@ -286,6 +290,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("SECRET_KEY_PREVIOUS is set but SECRET_KEY is not"))
 	}
 	errs = append(errs, c.validateTLS()...)
+	if c.AssetCacheMB < 0 {
+		errs = append(errs, errors.New("ASSET_CACHE_MB must not be negative"))
+	}
 	if c.MetricsTenantCap < 0 {
 		errs = append(errs, errors.New("METRICS_TENANT_CAP must not be negative"))
 	}
