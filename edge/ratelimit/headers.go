@@ -35,21 +35,60 @@ const (
 //   - X-RateLimit-Monthly-Limit, -Remaining and -Reset when the tenant has
 //     a monthly quota (d.MonthlyLimit > 0).
 func SetHeaders(h http.Header, d Decision) {
+	// This runs on every allowed request, so all values are formatted into
+	// one buffer and share one string and one backing slice: two
+	// allocations instead of one or more per header.
+	var buf [256]byte
+	var keys [6]string
+	var ends [6]int
+	b, n := buf[:0], 0
 	if d.Limit > 0 {
-		h.Set(HeaderPolicy, `"`+PolicyName+`";q=`+strconv.FormatInt(d.Limit, 10)+
-			";w="+strconv.FormatInt(max(1, ceilSeconds(d.Window)), 10))
-		h.Set(HeaderRateLimit, `"`+PolicyName+`";r=`+strconv.FormatInt(max(0, d.Remaining), 10)+
-			";t="+strconv.FormatInt(ceilSeconds(d.ResetAfter), 10))
+		b = append(b, `"`+PolicyName+`";q=`...)
+		b = strconv.AppendInt(b, d.Limit, 10)
+		b = append(b, ";w="...)
+		b = strconv.AppendInt(b, max(1, ceilSeconds(d.Window)), 10)
+		keys[n], ends[n], n = canonPolicy, len(b), n+1
+		b = append(b, `"`+PolicyName+`";r=`...)
+		b = strconv.AppendInt(b, max(0, d.Remaining), 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, ceilSeconds(d.ResetAfter), 10)
+		keys[n], ends[n], n = canonRateLimit, len(b), n+1
 	}
 	if !d.Allowed {
-		h.Set(HeaderRetryAfter, strconv.FormatInt(max(1, ceilSeconds(d.RetryAfter)), 10))
+		b = strconv.AppendInt(b, max(1, ceilSeconds(d.RetryAfter)), 10)
+		keys[n], ends[n], n = canonRetryAfter, len(b), n+1
 	}
 	if d.MonthlyLimit > 0 {
-		h.Set(HeaderMonthlyLimit, strconv.FormatInt(d.MonthlyLimit, 10))
-		h.Set(HeaderMonthlyRemaining, strconv.FormatInt(max(0, d.MonthlyLimit-d.MonthlyUsed), 10))
-		h.Set(HeaderMonthlyReset, strconv.FormatInt(d.MonthlyReset.Unix(), 10))
+		b = strconv.AppendInt(b, d.MonthlyLimit, 10)
+		keys[n], ends[n], n = canonMonthlyLimit, len(b), n+1
+		b = strconv.AppendInt(b, max(0, d.MonthlyLimit-d.MonthlyUsed), 10)
+		keys[n], ends[n], n = canonMonthlyRemaining, len(b), n+1
+		b = strconv.AppendInt(b, d.MonthlyReset.Unix(), 10)
+		keys[n], ends[n], n = canonMonthlyReset, len(b), n+1
+	}
+	if n == 0 {
+		return
+	}
+	all := string(b)
+	vals := make([]string, n)
+	prev := 0
+	for i := 0; i < n; i++ {
+		vals[i] = all[prev:ends[i]]
+		prev = ends[i]
+		h[keys[i]] = vals[i : i+1 : i+1]
 	}
 }
+
+// Canonical forms of the header names, so SetHeaders can write the map
+// directly.
+var (
+	canonPolicy           = http.CanonicalHeaderKey(HeaderPolicy)
+	canonRateLimit        = http.CanonicalHeaderKey(HeaderRateLimit)
+	canonRetryAfter       = http.CanonicalHeaderKey(HeaderRetryAfter)
+	canonMonthlyLimit     = http.CanonicalHeaderKey(HeaderMonthlyLimit)
+	canonMonthlyRemaining = http.CanonicalHeaderKey(HeaderMonthlyRemaining)
+	canonMonthlyReset     = http.CanonicalHeaderKey(HeaderMonthlyReset)
+)
 
 // ceilSeconds returns d in whole seconds, rounded up, never negative.
 func ceilSeconds(d time.Duration) int64 {
