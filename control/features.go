@@ -66,54 +66,6 @@ func validateBrandConfig(field string, raw []byte) (json.RawMessage, error) {
 	return buf.Bytes(), nil
 }
 
-// brandingView is the body of the branding endpoints.
-type brandingView struct {
-	TenantID    int64           `json:"tenant_id"`
-	BrandConfig json.RawMessage `json:"brand_config"`
-}
-
-func brandingOf(t *whitelabel.Tenant) brandingView {
-	b := t.BrandConfig
-	if len(b) == 0 {
-		b = json.RawMessage("{}")
-	}
-	return brandingView{TenantID: t.ID, BrandConfig: b}
-}
-
-func (s *Server) getBranding(w http.ResponseWriter, r *http.Request, rs *reqState) error {
-	t, err := s.loadTenant(r.Context(), r, rs)
-	if err != nil {
-		return err
-	}
-	setETag(w, t)
-	return writeJSON(w, http.StatusOK, brandingOf(t))
-}
-
-// putBranding replaces the brand config with the request body, which is
-// the brand config object itself (as in the reference document).
-func (s *Server) putBranding(w http.ResponseWriter, r *http.Request, rs *reqState) error {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	brand, err := validateBrandConfig("", body)
-	if err != nil {
-		return err
-	}
-	t, err := s.mutateTenant(r, rs, "tenant.branding", "", func(t *whitelabel.Tenant) error {
-		if err := refuseDeactivated(t); err != nil {
-			return err
-		}
-		t.BrandConfig = brand
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	setETag(w, t)
-	return writeJSON(w, http.StatusOK, brandingOf(t))
-}
-
 // featuresView is the body of the feature endpoints.
 type featuresView struct {
 	TenantID int64                               `json:"tenant_id"`

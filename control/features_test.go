@@ -41,7 +41,9 @@ func TestBranding(t *testing.T) {
 			{"unknown key", `{"colors":{},"custom_css":"body{}"}`, 400, "custom_css"},
 			{"css injection in primary", `{"colors":{"primary":"red;}body{display:none"}}`, 400, "colors.primary"},
 			{"control character in name", `{"name":"a\u0007b"}`, 400, "name"},
-			{"all allowed keys", `{"name":"N","colors":{},"typography":{},"layout":{},"logo":{},"favicon":"f","email":{},"inject":{}}`, 200, ""},
+			{"all allowed keys", `{"name":"N","colors":{},"typography":{},"layout":{},"logo":{},"favicon":"https://cdn.acme.com/f.ico","email":{},"inject":true}`, 200, ""},
+			{"favicon not a URL", `{"favicon":"f"}`, 400, "favicon"},
+			{"inject not a boolean", `{"inject":{}}`, 400, "inject"},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {

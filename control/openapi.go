@@ -16,6 +16,9 @@ func (s *Server) openAPIDocument() map[string]any {
 	if err := json.Unmarshal([]byte(componentSchemas), &schemas); err != nil {
 		panic("control: component schemas: " + err.Error()) // a test parses them
 	}
+	if err := json.Unmarshal([]byte(brandingSchemas), &schemas); err != nil {
+		panic("control: branding schemas: " + err.Error())
+	}
 	if err := json.Unmarshal([]byte(domainSchemas), &schemas); err != nil {
 		panic("control: domain schemas: " + err.Error())
 	}
@@ -58,11 +61,13 @@ func (s *Server) openAPIDocument() map[string]any {
 		if rt.Request != "" {
 			op["requestBody"] = map[string]any{
 				"required": true,
-				"content":  map[string]any{"application/json": map[string]any{"schema": ref(rt.Request)}},
+				"content":  map[string]any{requestMediaType(rt): map[string]any{"schema": ref(rt.Request)}},
 			}
 		}
 		okBody := map[string]any{"description": http.StatusText(rt.Status)}
-		if rt.Response != "" {
+		if mt, ok := rawResponses[rt.Response]; ok {
+			okBody["content"] = map[string]any{mt: map[string]any{"schema": ref(rt.Response)}}
+		} else if rt.Response != "" {
 			okBody["content"] = map[string]any{"application/json": map[string]any{"schema": ref(rt.Response)}}
 		} else {
 			okBody["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}
@@ -98,6 +103,14 @@ func (s *Server) openAPIDocument() map[string]any {
 			},
 		},
 	}
+}
+
+// requestMediaType is the media type of rt's request body.
+func requestMediaType(rt route) string {
+	if multipartRequests[rt.Request] {
+		return "multipart/form-data"
+	}
+	return "application/json"
 }
 
 var pathParamRE = regexp.MustCompile(`\{([a-z_]+)\}`)

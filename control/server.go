@@ -241,7 +241,15 @@ func (s *Server) routeTable() []route {
 		{"POST", b + "/tenants/{id}/status", "Change a tenant's lifecycle status", authAny, "StatusChange", "Tenant", 200, "tenants", s.setTenantStatus},
 
 		{"GET", b + "/tenants/{id}/branding", "Get a tenant's brand config", authAny, "", "Branding", 200, "branding", s.getBranding},
-		{"PUT", b + "/tenants/{id}/branding", "Replace a tenant's brand config", authAny, "BrandConfig", "Branding", 200, "branding", s.putBranding},
+		{"PUT", b + "/tenants/{id}/branding", "Merge into a tenant's brand config (JSON Merge Patch: null resets a value)", authAny, "BrandConfig", "Branding", 200, "branding", s.putBranding},
+		{"GET", b + "/tenants/{id}/branding/theme.css", "The tenant's theme stylesheet, as the edge serves it", authAny, "", "ThemeCSS", 200, "branding", s.getThemeCSS},
+		{"GET", b + "/tenants/{id}/branding/preview", "A sample page in the tenant's brand", authAny, "", "PreviewPage", 200, "branding", s.getPreview},
+		{"POST", b + "/tenants/{id}/branding/upload", "Upload a logo, favicon or background image and use it in the brand", authAny, "AssetUpload", "Asset", 201, "branding", s.uploadAsset},
+		{"GET", b + "/tenants/{id}/email-templates", "The tenant's e-mail templates (overrides or built-ins)", authAny, "", "EmailTemplateList", 200, "branding", s.listEmailTemplates},
+		{"GET", b + "/tenants/{id}/email-templates/{name}", "One e-mail template", authAny, "", "EmailTemplate", 200, "branding", s.getEmailTemplate},
+		{"PUT", b + "/tenants/{id}/email-templates/{name}", "Override a built-in e-mail template", authAny, "EmailTemplateBody", "EmailTemplate", 200, "branding", s.putEmailTemplate},
+		{"DELETE", b + "/tenants/{id}/email-templates/{name}", "Remove an e-mail template override", authAny, "", "EmailTemplate", 200, "branding", s.deleteEmailTemplate},
+		{"POST", b + "/tenants/{id}/emails/render", "Render an e-mail in the tenant's brand", authAny, "EmailRender", "RenderedEmail", 200, "branding", s.renderEmail},
 
 		{"GET", b + "/tenants/{id}/features", "Effective feature flags and their sources", authAny, "", "Features", 200, "features", s.getFeatures},
 		{"PUT", b + "/tenants/{id}/features/{name}", "Override a feature flag", authAny, "FeatureValue", "Features", 200, "features", s.putFeature},
@@ -350,7 +358,7 @@ func (s *Server) adapt(rt route) http.Handler {
 			s.logAccess(r, rs)
 		}()
 		var err error
-		if hasBody(r) {
+		if hasBody(r) && !multipartRequests[rt.Request] {
 			err = checkContentType(r)
 		}
 		if err == nil {

@@ -242,6 +242,9 @@ func ParseBrand(raw json.RawMessage) (Brand, error) {
 				fail(whitelabel.Invalid(f, "unknown brand config key %q (allowed: %s)", k, strings.Join(topLevel, ", ")))
 				continue
 			}
+			if string(bytes.TrimSpace(v)) == "null" {
+				continue // a merge patch's "reset the group"
+			}
 			var obj map[string]json.RawMessage
 			if err := json.Unmarshal(v, &obj); err != nil || obj == nil {
 				fail(whitelabel.Invalid(k, "%s must be an object", k))
