@@ -79,12 +79,15 @@ type TLSConfig struct {
 
 // tlsManager runs certmagic for a Server.
 type tlsManager struct {
-	s      *Server
-	cfg    TLSConfig
-	cache  *certmagic.Cache
-	magic  *certmagic.Config
-	issuer *certmagic.ACMEIssuer
-	tlsCfg *tls.Config
+	s     *Server
+	cfg   TLSConfig
+	cache *certmagic.Cache
+	magic *certmagic.Config // on demand: handshakes for names not in the cache
+	// managedCfg manages verified custom domains and renews every cached
+	// certificate in the background.
+	managedCfg *certmagic.Config
+	issuer     *certmagic.ACMEIssuer
+	tlsCfg     *tls.Config
 
 	global *rate.Limiter
 	mu     sync.Mutex
@@ -131,29 +134,40 @@ func newTLSManager(s *Server, cfg TLSConfig) (*tlsManager, error) {
 		poke:    make(chan struct{}, 1),
 	}
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
+		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return m.managedCfg, nil },
 		Logger:           cfg.ZapLogger,
 	})
-	m.magic = certmagic.New(m.cache, certmagic.Config{
-		Storage:  cfg.Storage,
-		OnDemand: &certmagic.OnDemandConfig{DecisionFunc: m.decide},
-		OnEvent:  m.onEvent,
-		OCSP:     certmagic.OCSPConfig{DisableStapling: cfg.DisableOCSP},
-		Logger:   cfg.ZapLogger,
-	})
-	m.issuer = certmagic.NewACMEIssuer(m.magic, certmagic.ACMEIssuer{
-		CA:                      cfg.Directory,
-		Email:                   cfg.Email,
-		Agreed:                  true,
-		ExternalAccount:         cfg.EAB,
-		TrustedRoots:            cfg.TrustedRoots,
-		DisableHTTPChallenge:    cfg.HTTPPort == 0,
-		DisableTLSALPNChallenge: cfg.TLSPort == 0,
-		AltHTTPPort:             cfg.HTTPPort,
-		AltTLSALPNPort:          cfg.TLSPort,
-		Logger:                  cfg.ZapLogger,
-	})
-	m.magic.Issuers = []certmagic.Issuer{m.issuer}
+	// Two policies on one cache: certmagic defers ManageAsync to
+	// handshakes when OnDemand is set, so verified custom domains are
+	// managed (obtained now, renewed in the background) through a config
+	// without OnDemand, and handshakes for names not in the cache go
+	// through the on-demand one. Both use the same storage and CA, so
+	// each finds what the other obtained.
+	newConfig := func(onDemand *certmagic.OnDemandConfig) (*certmagic.Config, *certmagic.ACMEIssuer) {
+		c := certmagic.New(m.cache, certmagic.Config{
+			Storage:  cfg.Storage,
+			OnDemand: onDemand,
+			OnEvent:  m.onEvent,
+			OCSP:     certmagic.OCSPConfig{DisableStapling: cfg.DisableOCSP},
+			Logger:   cfg.ZapLogger,
+		})
+		iss := certmagic.NewACMEIssuer(c, certmagic.ACMEIssuer{
+			CA:                      cfg.Directory,
+			Email:                   cfg.Email,
+			Agreed:                  true,
+			ExternalAccount:         cfg.EAB,
+			TrustedRoots:            cfg.TrustedRoots,
+			DisableHTTPChallenge:    cfg.HTTPPort == 0,
+			DisableTLSALPNChallenge: cfg.TLSPort == 0,
+			AltHTTPPort:             cfg.HTTPPort,
+			AltTLSALPNPort:          cfg.TLSPort,
+			Logger:                  cfg.ZapLogger,
+		})
+		c.Issuers = []certmagic.Issuer{iss}
+		return c, iss
+	}
+	m.magic, m.issuer = newConfig(&certmagic.OnDemandConfig{DecisionFunc: m.decide})
+	m.managedCfg, _ = newConfig(nil)
 	if cfg.CertFile != "" {
 		if _, err := m.magic.CacheUnmanagedCertificatePEMFile(context.Background(), cfg.CertFile, cfg.KeyFile, []string{"operator"}); err != nil {
 			m.cache.Stop()
@@ -373,8 +387,9 @@ func (m *tlsManager) sync(ctx context.Context, snap *snapshot) {
 			m.s.log.Info("edge: stopped serving and renewing certificate", "domain", g.Subject)
 		}
 	}
+	m.s.log.Debug("edge: certificate sync", "version", snap.version, "serving_custom_domains", len(want), "added", add, "removed", len(gone))
 	if len(add) > 0 {
-		if err := m.magic.ManageAsync(ctx, add); err != nil {
+		if err := m.managedCfg.ManageAsync(ctx, add); err != nil {
 			m.s.log.Warn("edge: manage certificates", "domains", add, "err", err)
 		}
 	}
