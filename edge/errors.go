@@ -116,10 +116,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var reqID string
 	var brand theming.Brand
+	var theme *theming.Theme // the tenant's cached theme; nil: Render builds the default
 	if st != nil {
 		reqID = st.requestID
 		if st.tenant != nil && page != theming.PageUnknownSite {
 			brand = st.tenant.brand
+			theme = st.tenant.themeOf().theme
 		}
 	}
 	h := w.Header()
@@ -131,7 +133,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var body bytes.Buffer
 	if wantsHTML(r) {
 		h.Set("Content-Type", "text/html; charset=utf-8")
-		if err := theming.Render(&body, theming.Page{Kind: page, Brand: brand, Status: status, Message: capitalize(pub.Message) + ".", RequestID: reqID}); err != nil {
+		if err := theming.Render(&body, theming.Page{Kind: page, Brand: brand, Theme: theme, Status: status, Message: capitalize(pub.Message) + ".", RequestID: reqID}); err != nil {
 			s.log.Error("edge: render error page", "error", err, "request_id", reqID)
 		}
 	} else {
