@@ -33,7 +33,7 @@ build:
 bench: bench-go bench-proxy
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./edge/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./edge/... ./theming/...
 
 bench-proxy:
 	bench/proxy.sh
