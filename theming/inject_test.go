@@ -104,3 +104,41 @@ func BenchmarkInjector100KiB(b *testing.B) {
 		}
 	}
 }
+
+// FuzzInjector: for any input and any split into reads, the output is
+// the input with the snippet inserted at most once, and nothing else
+// changed.
+func FuzzInjector(f *testing.F) {
+	for _, s := range []string{"<html><head></head><body></body></html>", "<HEAD></HEAD>", "<body>", "<!-- </head> -->", "<script></head></script>", "x"} {
+		f.Add([]byte(s), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, page []byte, chunk uint8) {
+		n := int(chunk%16) + 1
+		var r io.Reader = bytes.NewReader(page)
+		r = &chunkReader{r: r, n: n}
+		in := NewInjector(io.NopCloser(r), []byte(snip))
+		got, err := io.ReadAll(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.Index(got, []byte(snip)); i >= 0 {
+			if !in.Injected {
+				t.Fatal("snippet present but Injected false")
+			}
+			got = append(got[:i:i], got[i+len(snip):]...)
+		} else if in.Injected {
+			t.Fatal("Injected but no snippet")
+		}
+		if !bytes.Equal(got, page) {
+			t.Fatalf("output without the snippet differs from the input\n in: %q\nout: %q", page, got)
+		}
+	})
+}
+
+// chunkReader returns at most n bytes per Read.
+type chunkReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
