@@ -186,3 +186,45 @@ func TestVerifyWorker(t *testing.T) {
 		waitFor(t, "a.example moved", 5*time.Second, func() bool { return status("a.example") == "moved" })
 	})
 }
+
+// TestClaimDueDomainsDisjoint: workers claiming at once (two control
+// instances) never get the same domain, and a claim hides a domain until
+// its lease ends.
+func TestClaimDueDomainsDisjoint(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st whitelabel.Store) {
+		e := newEnv(t, st)
+		p := e.createPartner("p")
+		id := idOf(e.createTenant(p, "acme", map[string]any{"plan": "enterprise"}))
+		for i := range 20 {
+			e.must(201, "POST", tenantPath(id, "domains"), apiKey(p.key), map[string]any{"domain": "d" + itoa(int64(i)) + ".example"})
+		}
+		dc := st.(whitelabel.DomainCheckStore)
+		now := time.Now()
+		results := make(chan []*whitelabel.DomainCheck, 4)
+		for range 4 {
+			go func() {
+				cs, err := dc.ClaimDueDomains(t.Context(), now, time.Minute, 7)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- cs
+			}()
+		}
+		seen := map[string]bool{}
+		for range 4 {
+			for _, c := range <-results {
+				if seen[c.Domain] {
+					t.Errorf("%s claimed twice", c.Domain)
+				}
+				seen[c.Domain] = true
+			}
+		}
+		mustEqual(t, "claimed", len(seen), 20)
+		if cs, _ := dc.ClaimDueDomains(t.Context(), now, time.Minute, 50); len(cs) != 0 {
+			t.Errorf("claimed %d domains under a live lease", len(cs))
+		}
+		if cs, _ := dc.ClaimDueDomains(t.Context(), now.Add(2*time.Minute), time.Minute, 50); len(cs) != 20 {
+			t.Errorf("after the lease: claimed %d, want 20", len(cs))
+		}
+	})
+}
