@@ -182,14 +182,14 @@ func (rs *reqState) domainAudit(action string, t *whitelabel.Tenant, domain stri
 }
 
 func (s *Server) createDomain(w http.ResponseWriter, r *http.Request, rs *reqState) error {
+	t, err := s.loadTenant(r.Context(), r, rs) // first: another partner's tenant is 404 whatever the body
+	if err != nil {
+		return err
+	}
 	var req struct {
 		Domain string `json:"domain"`
 	}
 	if err := s.decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	t, err := s.loadTenant(r.Context(), r, rs)
-	if err != nil {
 		return err
 	}
 	name, err := NormalizeDomain(req.Domain, s.cfg.BaseDomain)
