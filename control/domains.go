@@ -333,4 +333,3 @@ const domainSchemas = `{
   "DomainList": {"type": "object", "required": ["domains"],
     "properties": {"domains": {"type": "array", "items": {"$ref": "#/components/schemas/Domain"}}}}
 }`
-

@@ -64,7 +64,6 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-
 // SetTXT replaces name's TXT records (none removes them).
 func (s *Server) SetTXT(name string, values ...string) {
 	s.mu.Lock()

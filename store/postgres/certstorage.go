@@ -342,4 +342,3 @@ func (c *CertStorage) abandon(name string) {
 		<-h.done
 	}
 }
-
