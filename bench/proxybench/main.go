@@ -6,6 +6,13 @@
 // p99 and RSS for each, then the ratios edge/Caddy, edge/nginx and
 // edge/upstream.
 //
+// The edge is measured as production runs it (local rate limits decided on
+// every request, theme injected into the HTML) on tenant t05000, and on the
+// same process against two baseline tenants bench/seed makes: nolimit (no
+// rate or monthly quota, so no decision) and noinject (injection off in
+// its brand). Their ratios are the cost of limits and of injection. A run
+// with any non-2xx answer is an error, not a figure.
+//
 // bench/proxy.sh installs wrk, nginx and Caddy and builds the binaries it
 // needs; run it through `make bench-proxy`.
 package main
@@ -66,11 +73,22 @@ func main() {
 			p.Wait()
 		}
 	}()
+	// start runs name on cpu; its stderr goes to ours, or to the file
+	// logTo when that is set.
+	logTo := ""
 	start := func(cpu string, env []string, name string, args ...string) *exec.Cmd {
 		full := append([]string{"-c", cpu, name}, args...)
 		c := exec.Command("taskset", full...)
 		c.Env = append(os.Environ(), env...)
 		c.Stdout, c.Stderr = io.Discard, os.Stderr
+		if logTo != "" {
+			f, err := os.Create(logTo)
+			if err != nil {
+				log.Fatal(err)
+			}
+			c.Stderr = f
+			logTo = ""
+		}
 		if err := c.Start(); err != nil {
 			log.Fatalf("start %s: %v", name, err)
 		}
@@ -86,14 +104,19 @@ func main() {
 	edge := start("0", []string{
 		"GOMAXPROCS=1", "DATABASE_URL=" + *work + "/bench.db", "BASE_DOMAIN=bench.test",
 		"EDGE_ADDR=127.0.0.1:18080", "UPSTREAM_URL=http://127.0.0.1:18000",
-		"METRICS_ADDR=127.0.0.1:18090", "SNAPSHOT_PATH=", "LOG_LEVEL=warn",
-	}, *bin+"/edge")
+		"METRICS_ADDR=127.0.0.1:18090", "LOG_LEVEL=warn",
+	}, *bin+"/edge", "-snapshot-path=") // an empty SNAPSHOT_PATH would mean the default
 	waitPort("127.0.0.1:18080")
-	targets = append(targets, &target{name: "edge", url: "http://127.0.0.1:18080", host: "t05000.bench.test", cmd: edge})
+	targets = append(targets,
+		&target{name: "edge", url: "http://127.0.0.1:18080", host: "t05000.bench.test", cmd: edge},
+		&target{name: "edge-nolimit", url: "http://127.0.0.1:18080", host: "nolimit.bench.test", cmd: edge},
+		&target{name: "edge-noinject", url: "http://127.0.0.1:18080", host: "noinject.bench.test", cmd: edge},
+	)
 
 	if !strings.Contains(*skip, "caddy") {
 		caddyfile := *work + "/Caddyfile"
 		os.WriteFile(caddyfile, []byte("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n:18081 {\n\treverse_proxy 127.0.0.1:18000\n}\n"), 0o644)
+		logTo = *work + "/caddy.log" // Caddy logs every connection wrk drops at the end of a run
 		c := start("0", []string{"GOMAXPROCS=1", "XDG_DATA_HOME=" + *work, "XDG_CONFIG_HOME=" + *work}, *bin+"/caddy", "run", "--config", caddyfile, "--adapter", "caddyfile")
 		waitPort("127.0.0.1:18081")
 		targets = append(targets, &target{name: "caddy", url: "http://127.0.0.1:18081", cmd: c})
@@ -151,7 +174,7 @@ http {
 
 	fmt.Printf("\nproxy benchmark: wrk -t1 -c64 -d%s --latency, %d repetitions interleaved, %d tenants in the edge snapshot\n", *dur, *reps, *tenants)
 	fmt.Printf("proxies pinned to CPU 0 (GOMAXPROCS=1 for Go), wrk and upstream on CPU 1; medians (min–max)\n\n")
-	fmt.Printf("%-6s %-9s %-26s %-10s %-10s %-8s\n", "size", "target", "requests/s", "p50 ms", "p99 ms", "RSS MB")
+	fmt.Printf("%-7s %-13s %-26s %-10s %-10s %-8s\n", "size", "target", "requests/s", "p50 ms", "p99 ms", "RSS MB")
 	med := map[string]sample{}
 	for _, size := range []string{"small", "large"} {
 		label := map[string]string{"small": "200 B", "large": "100 KiB"}[size]
@@ -167,18 +190,18 @@ http {
 			if t.cmd != nil {
 				rssStr = fmt.Sprintf("%.1f", m.rssMB)
 			}
-			fmt.Printf("%-6s %-9s %-26s %-10.2f %-10.2f %-8s\n", label, t.name, fmt.Sprintf("%.0f (%.0f–%.0f)", m.rps, lo, hi), m.p50, m.p99, rssStr)
+			fmt.Printf("%-7s %-13s %-26s %-10.2f %-10.2f %-8s\n", label, t.name, fmt.Sprintf("%.0f (%.0f–%.0f)", m.rps, lo, hi), m.p50, m.p99, rssStr)
 		}
 	}
 	fmt.Println()
 	for _, size := range []string{"small", "large"} {
 		e := med["edge/"+size]
-		for _, other := range []string{"caddy", "nginx", "upstream"} {
+		for _, other := range []string{"caddy", "nginx", "upstream", "edge-nolimit", "edge-noinject"} {
 			o, ok := med[other+"/"+size]
 			if !ok || o.rps == 0 {
 				continue
 			}
-			fmt.Printf("%-6s edge/%-8s throughput %.2f×   p99 %.2f×\n", size, other, e.rps/o.rps, e.p99/o.p99)
+			fmt.Printf("%-6s edge/%-13s throughput %.2f×   p99 %.2f×\n", size, other, e.rps/o.rps, e.p99/o.p99)
 		}
 	}
 }
@@ -237,7 +260,10 @@ func wrk(t *target, size string, d time.Duration) sample {
 	if err != nil {
 		log.Fatalf("wrk %s: %v\n%s", t.name, err, out)
 	}
-	if bytes.Contains(out, []byte("Non-2xx")) || bytes.Contains(out, []byte("Socket errors")) {
+	if bytes.Contains(out, []byte("Non-2xx")) {
+		log.Fatalf("%s %s: %s", t.name, size, firstLines(out))
+	}
+	if bytes.Contains(out, []byte("Socket errors")) {
 		log.Printf("warning: %s %s: %s", t.name, size, firstLines(out))
 	}
 	var s sample

@@ -1,6 +1,10 @@
 // Command seed fills an embedded SQLite store with N active tenants
 // (t00000 … tNNNNN) for the proxy benchmark, so the edge under test holds
-// a realistic snapshot.
+// a realistic snapshot. Their rate and monthly quotas are set so high that
+// the benchmark is never refused: the edge still decides every request
+// (the cost measured), but wrk sees only 200s. Two more tenants are the
+// baselines of that cost: nolimit, without rate or monthly quota (no
+// decision), and noinject, whose brand turns theme injection off.
 package main
 
 import (
@@ -34,16 +38,26 @@ func main() {
 	if err := st.CreatePartner(ctx, p, &key, nil); err != nil {
 		log.Fatal(err)
 	}
-	for i := 0; i < *n; i++ {
-		name := fmt.Sprintf("t%05d", i)
+	unrefused := whitelabel.Quotas{
+		whitelabel.QuotaRequestsPerSecond: 1_000_000_000, whitelabel.QuotaRequestsBurst: 1_000_000_000,
+		whitelabel.QuotaAPICallsMonthly: 1 << 50,
+	}
+	unlimited := whitelabel.Quotas{whitelabel.QuotaRequestsPerSecond: 0, whitelabel.QuotaAPICallsMonthly: 0}
+	brand := `{"name":"Tenant","colors":{"primary":"#ff6b35"}}`
+	create := func(name string, quotas whitelabel.Quotas, brand string) {
 		t := &whitelabel.Tenant{
 			PartnerID: p.ID, TenantKey: name, Subdomain: name, DisplayName: "Tenant " + name,
 			ContactEmail: "admin@example.com", Plan: "premium", Status: whitelabel.StatusActive,
-			BrandConfig: []byte(`{"name":"Tenant","colors":{"primary":"#ff6b35"}}`),
+			BrandConfig: []byte(brand), ResourceQuotas: quotas,
 		}
 		if err := st.CreateTenant(ctx, t, nil); err != nil {
 			log.Fatalf("tenant %s: %v", name, err)
 		}
 	}
+	for i := 0; i < *n; i++ {
+		create(fmt.Sprintf("t%05d", i), unrefused, brand)
+	}
+	create("nolimit", unlimited, brand)
+	create("noinject", unrefused, `{"name":"Tenant","colors":{"primary":"#ff6b35"},"inject":false}`)
 	fmt.Printf("seeded %d tenants in %s\n", *n, time.Since(start).Round(time.Millisecond))
 }
