@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -356,14 +355,6 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request, rs *reqState) erro
 		return writeJSON(w, http.StatusOK, map[string]any{"keys": []any{}})
 	}
 	return writeJSON(w, http.StatusOK, s.sealer.JWKS())
-}
-
-// ssoKinds lists the built-in kinds, for the OpenAPI document.
-func ssoKinds() []string {
-	k := []string{string(whitelabel.SSOOIDC), string(whitelabel.SSOSAML), string(whitelabel.SSOAzureAD),
-		string(whitelabel.SSOGoogleWorkspace), string(whitelabel.SSOOkta), string(whitelabel.SSOOneLogin)}
-	slices.Sort(k)
-	return k
 }
 
 // ssoSchemas are the OpenAPI component schemas of the SSO routes.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
-	"time"
 )
 
 // withObservability records each request: the in-flight gauge, the
@@ -94,6 +93,12 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// noFlush drops flushes: set for an upstream response that had a
+	// length the edge removed (injection). ReverseProxy takes a response
+	// without a length for a stream and flushes every write, a syscall
+	// each; the upstream's length said this one is not, and without
+	// injection ReverseProxy would not have flushed it either.
+	noFlush bool
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -121,7 +126,11 @@ func (w *recorder) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
-func (w *recorder) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+func (w *recorder) Flush() {
+	if !w.noFlush {
+		http.NewResponseController(w.ResponseWriter).Flush()
+	}
+}
 
 func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.status == 0 {
@@ -145,6 +154,3 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	b.n.Add(int64(n))
 	return n, err
 }
-
-// elapsed is time.Since on the server's clock.
-func (s *Server) elapsed(t time.Time) time.Duration { return s.now().Sub(t) }

@@ -300,6 +300,9 @@ func TestOIDCFlowThroughEdge(t *testing.T) {
 	// Spoofed identity headers from the client never reach the upstream.
 	for _, name := range []string{"X-Auth-User", "x-auth-user", "X_Auth_User", "X-AUTH-EMAIL", "X-Edge-Assertion"} {
 		res, body = get(t, br, w.siteURL("acme", "/app/page"), name, "mallory")
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("with spoofed %s: status %d, want 200", name, res.StatusCode)
+		}
 		_, h = upstreamSaw(t, body)
 		for k, v := range h {
 			if slicesContain(v, "mallory") {

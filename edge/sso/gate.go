@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -230,5 +229,3 @@ func origin(r *http.Request) string {
 
 // hostOf is r's host, lower-case, port kept: sessions are bound to it.
 func hostOf(r *http.Request) string { return strings.ToLower(strings.TrimSuffix(r.Host, ".")) }
-
-func itoa(i int64) string { return strconv.FormatInt(i, 10) }

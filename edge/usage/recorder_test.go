@@ -18,10 +18,9 @@ import (
 // clock is a settable clock for tests.
 type clock struct{ ns atomic.Int64 }
 
-func newClock(t time.Time) *clock        { c := &clock{}; c.set(t); return c }
-func (c *clock) set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+func newClock(t time.Time) *clock { c := &clock{}; c.set(t); return c }
+func (c *clock) set(t time.Time)  { c.ns.Store(t.UnixNano()) }
+func (c *clock) now() time.Time   { return time.Unix(0, c.ns.Load()).UTC() }
 
 type key struct {
 	edge   string

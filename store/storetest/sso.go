@@ -74,7 +74,7 @@ func testSSOConfigs(t *testing.T, s whitelabel.Store) {
 		t.Errorf("replace: CreatedAt %v (want %v), UpdatedAt %v (want after %v)", r.CreatedAt, c.CreatedAt, r.UpdatedAt, c.UpdatedAt)
 	}
 	got, _ = ss.GetSSOConfig(ctx, tn.ID, whitelabel.SSOOIDC)
-	if got.ProtectedPaths == nil || len(got.ProtectedPaths) != 0 || got.SealedSecrets != nil && len(got.SealedSecrets) != 0 || got.Name != "New" {
+	if got.ProtectedPaths == nil || len(got.ProtectedPaths) != 0 || len(got.SealedSecrets) != 0 || got.Name != "New" {
 		t.Errorf("after replace = %s", js(got))
 	}
 
