@@ -46,7 +46,8 @@ func (s *Server) modifyResponse(resp *http.Response) error {
 // coding, streaming too (BenchmarkInjectCoding compares this with
 // compressing at the edge). The length is unknown afterwards, so
 // Content-Length is dropped (HTTP/1.1 clients get chunked encoding), and
-// a strong ETag becomes weak because the bytes changed.
+// a strong ETag becomes weak because the bytes changed. A page that had
+// a length is still not flushed write by write as a stream would be.
 func injectTheme(resp *http.Response) {
 	req := resp.Request
 	if req == nil || req.Method == http.MethodHead {
@@ -82,6 +83,9 @@ func injectTheme(resp *http.Response) {
 		resp.Body = newEncodeReader(theming.NewInjector(&brotliDecoder{src: resp.Body}, snippet), coding)
 	default:
 		return
+	}
+	if resp.ContentLength >= 0 && st.rec != nil {
+		st.rec.noFlush = true // a page, not a stream (see recorder)
 	}
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
