@@ -3,13 +3,14 @@ package whitelabel
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // ErrorCode is a stable, machine-readable error code. API clients match on
 // it, so existing values never change meaning.
 type ErrorCode string
 
-// Error codes. Each HTTP layer maps them to a status in one table.
+// Error codes. HTTPStatus maps them to HTTP statuses for every HTTP layer.
 const (
 	CodeInvalid             ErrorCode = "invalid_input"          // 400
 	CodeUnauthorized        ErrorCode = "unauthorized"           // 401
@@ -29,6 +30,43 @@ const (
 	CodeUpstreamUnavailable ErrorCode = "upstream_unavailable"   // 502
 	CodeUpstreamTimeout     ErrorCode = "upstream_timeout"       // 504
 )
+
+// HTTPStatus returns the HTTP status that answers an error with code: the
+// one table every HTTP layer (control, the edge, its sign-in pages) uses.
+// Any other code, CodeInternal included, is 500.
+func HTTPStatus(code ErrorCode) int {
+	switch code {
+	case CodeInvalid:
+		return http.StatusBadRequest
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeConflict, CodeInvalidTransition:
+		return http.StatusConflict
+	case CodeGone:
+		return http.StatusGone
+	case CodePreconditionFailed:
+		return http.StatusPreconditionFailed
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	case CodeRateLimited, CodeQuotaExceeded:
+		return http.StatusTooManyRequests
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case CodeUpstreamUnavailable:
+		return http.StatusBadGateway
+	case CodeUpstreamTimeout:
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
 
 // Error is the error every layer returns for conditions a client can act
 // on. Message and Field are public; Err is the private cause, logged but

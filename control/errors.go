@@ -13,27 +13,6 @@ import (
 	"github.com/estatecore/whitelabel"
 )
 
-// statusOf is the one table that maps error codes to HTTP statuses.
-var statusOf = map[whitelabel.ErrorCode]int{
-	whitelabel.CodeInvalid:             http.StatusBadRequest,
-	whitelabel.CodeUnauthorized:        http.StatusUnauthorized,
-	whitelabel.CodeForbidden:           http.StatusForbidden,
-	whitelabel.CodeNotFound:            http.StatusNotFound,
-	whitelabel.CodeMethodNotAllowed:    http.StatusMethodNotAllowed,
-	whitelabel.CodeConflict:            http.StatusConflict,
-	whitelabel.CodeInvalidTransition:   http.StatusConflict,
-	whitelabel.CodeGone:                http.StatusGone,
-	whitelabel.CodePreconditionFailed:  http.StatusPreconditionFailed,
-	whitelabel.CodeTooLarge:            http.StatusRequestEntityTooLarge,
-	whitelabel.CodeUnsupportedMedia:    http.StatusUnsupportedMediaType,
-	whitelabel.CodeRateLimited:         http.StatusTooManyRequests,
-	whitelabel.CodeQuotaExceeded:       http.StatusTooManyRequests,
-	whitelabel.CodeInternal:            http.StatusInternalServerError,
-	whitelabel.CodeUnavailable:         http.StatusServiceUnavailable,
-	whitelabel.CodeUpstreamUnavailable: http.StatusBadGateway,
-	whitelabel.CodeUpstreamTimeout:     http.StatusGatewayTimeout,
-}
-
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -54,7 +33,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rs *reqState
 	status := http.StatusInternalServerError
 	d := errorDetail{Code: whitelabel.CodeInternal, RequestID: rs.requestID}
 	if errors.As(err, &e) {
-		if st, ok := statusOf[e.Code]; ok {
+		// An unknown code also maps to 500 but, unlike CodeInternal, is
+		// not echoed: the client sees the generic internal error.
+		if st := whitelabel.HTTPStatus(e.Code); st != http.StatusInternalServerError || e.Code == whitelabel.CodeInternal {
 			status = st
 			d.Code, d.Message, d.Field = e.Code, e.Message, e.Field
 		}

@@ -37,27 +37,6 @@ var (
 	errMethod          = &refusal{err: &whitelabel.Error{Code: whitelabel.CodeMethodNotAllowed, Message: "method not allowed"}}
 )
 
-// statusOf maps error codes to HTTP statuses, in one table.
-var statusOf = map[whitelabel.ErrorCode]int{
-	whitelabel.CodeInvalid:             http.StatusBadRequest,
-	whitelabel.CodeUnauthorized:        http.StatusUnauthorized,
-	whitelabel.CodeForbidden:           http.StatusForbidden,
-	whitelabel.CodeNotFound:            http.StatusNotFound,
-	whitelabel.CodeMethodNotAllowed:    http.StatusMethodNotAllowed,
-	whitelabel.CodeConflict:            http.StatusConflict,
-	whitelabel.CodeInvalidTransition:   http.StatusConflict,
-	whitelabel.CodeGone:                http.StatusGone,
-	whitelabel.CodePreconditionFailed:  http.StatusPreconditionFailed,
-	whitelabel.CodeTooLarge:            http.StatusRequestEntityTooLarge,
-	whitelabel.CodeUnsupportedMedia:    http.StatusUnsupportedMediaType,
-	whitelabel.CodeRateLimited:         http.StatusTooManyRequests,
-	whitelabel.CodeQuotaExceeded:       http.StatusTooManyRequests,
-	whitelabel.CodeInternal:            http.StatusInternalServerError,
-	whitelabel.CodeUnavailable:         http.StatusServiceUnavailable,
-	whitelabel.CodeUpstreamUnavailable: http.StatusBadGateway,
-	whitelabel.CodeUpstreamTimeout:     http.StatusGatewayTimeout,
-}
-
 // pageOf picks the page for errors that are not refusals.
 var pageOf = map[whitelabel.ErrorCode]theming.PageKind{
 	whitelabel.CodeNotFound:            theming.PageUnknownSite,
@@ -82,11 +61,13 @@ type errorDetail struct {
 }
 
 // writeError is the only place the edge turns an error into a response:
-// the code gives the status (statusOf), the Accept header chooses a
-// branded HTML page (browsers) or a JSON body (everyone else). Only the
-// public message reaches the client; any other error becomes a generic
-// 500 and, like every private cause, is recorded in the request state
-// for the access log with the request id.
+// the code gives the status (whitelabel.HTTPStatus), the Accept header
+// chooses a branded HTML page (browsers) or a JSON body (everyone else).
+// Only the public message reaches the client; any other error becomes a
+// generic 500 and, like every private cause, is recorded in the request
+// state for the access log with the request id. The edge's one status
+// outside that table, 499 for a client that went away, is never written
+// (proxyError only records it).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateFrom(r.Context())
 	var (
@@ -110,10 +91,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if st != nil && rf == nil {
 		st.err = err // refusals carry no private cause; layers record theirs
 	}
-	status, ok := statusOf[pub.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := whitelabel.HTTPStatus(pub.Code)
 	var reqID string
 	var brand theming.Brand
 	var theme *theming.Theme // the tenant's cached theme; nil: Render builds the default

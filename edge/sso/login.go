@@ -360,13 +360,18 @@ func refusal(msg string) *whitelabel.Error {
 	return &whitelabel.Error{Code: whitelabel.CodeUnauthorized, Message: msg}
 }
 
-var statusOf = map[whitelabel.ErrorCode]int{
-	whitelabel.CodeInvalid:          http.StatusBadRequest,
-	whitelabel.CodeUnauthorized:     http.StatusUnauthorized,
-	whitelabel.CodeForbidden:        http.StatusForbidden,
-	whitelabel.CodeNotFound:         http.StatusNotFound,
-	whitelabel.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
-	whitelabel.CodeUnavailable:      http.StatusServiceUnavailable,
+// shownCode reports whether a sign-in error with code is answered with
+// its own status (whitelabel.HTTPStatus) and public message. Unlike
+// control and the rest of the edge, sign-in shows only these codes: any
+// other (a store conflict, a precondition) is an internal failure of the
+// flow, answered 500 with a generic message.
+func shownCode(code whitelabel.ErrorCode) bool {
+	switch code {
+	case whitelabel.CodeInvalid, whitelabel.CodeUnauthorized, whitelabel.CodeForbidden,
+		whitelabel.CodeNotFound, whitelabel.CodeMethodNotAllowed, whitelabel.CodeUnavailable:
+		return true
+	}
+	return false
 }
 
 // fail answers r with err: its public message (internal errors are
@@ -375,10 +380,8 @@ func (g *Gate) fail(w http.ResponseWriter, r *http.Request, tc *whitelabel.Tenan
 	var pub *whitelabel.Error
 	status := http.StatusInternalServerError
 	code, msg := whitelabel.CodeInternal, "internal error"
-	if errors.As(err, &pub) {
-		if s, ok := statusOf[pub.Code]; ok {
-			status, code, msg = s, pub.Code, pub.Message
-		}
+	if errors.As(err, &pub) && shownCode(pub.Code) {
+		status, code, msg = whitelabel.HTTPStatus(pub.Code), pub.Code, pub.Message
 	}
 	reqID := w.Header().Get("X-Request-Id")
 	lvl := g.log.Info
