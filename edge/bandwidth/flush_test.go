@@ -103,7 +103,7 @@ func TestFlushSharesFleetTotal(t *testing.T) {
 		t.Errorf("GET %s = %d, %v; want 1024", key, v, err)
 	}
 	exp, err := rc.ExpireTime(t.Context(), key).Result()
-	wantExp := monthStart(monthOf(now)+1).Add(time.Hour).Unix()
+	wantExp := monthStart(monthOf(now) + 1).Add(time.Hour).Unix()
 	if err != nil || int64(exp/time.Second) != wantExp {
 		t.Errorf("EXPIRETIME %s = %v, %v; want %d", key, exp, err, wantExp)
 	}
