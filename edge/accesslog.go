@@ -27,7 +27,8 @@ func (s *Server) withObservability(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateFrom(r.Context())
 		st.route = s.routeOf(r)
-		rec := &recorder{ResponseWriter: w}
+		st.recorder = recorder{ResponseWriter: w}
+		rec := &st.recorder
 		st.rec = rec
 		if r.Body != nil && r.Body != http.NoBody {
 			st.bodyIn = &countingBody{ReadCloser: r.Body}
@@ -63,7 +64,17 @@ func (s *Server) observe(r *http.Request, st *reqState) {
 	}
 	s.recordUsage(st, status, in, dur)
 	level := slog.LevelInfo
-	attrs := []slog.Attr{
+	if st.err != nil && status >= 500 {
+		level = slog.LevelWarn
+	}
+	// At LOG_LEVEL=warn the access log of a successful request costs
+	// this check only.
+	ctx := r.Context()
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 13)
+	attrs = append(attrs,
 		slog.String("tenant", tenant),
 		slog.String("request_id", st.requestID),
 		slog.String("method", r.Method),
@@ -76,14 +87,11 @@ func (s *Server) observe(r *http.Request, st *reqState) {
 		slog.Int64("bytes_in", in),
 		slog.Int64("bytes_out", st.rec.bytes),
 		slog.String("remote", r.RemoteAddr),
-	}
+	)
 	if st.err != nil {
 		attrs = append(attrs, slog.String("error", st.err.Error()))
-		if status >= 500 {
-			level = slog.LevelWarn
-		}
 	}
-	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	s.log.LogAttrs(ctx, level, "request", attrs...)
 }
 
 // recorder observes the status and body size a handler writes. It passes

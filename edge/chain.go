@@ -57,10 +57,17 @@ func (s *Server) buildChain() http.Handler {
 type reqState struct {
 	start     time.Time
 	requestID string
-	tenant    *tenantEntry // set by resolve; nil until then or for unknown hosts
-	route     string
-	rec       *recorder // the observed ResponseWriter; nil for /_edge/
-	bodyIn    *countingBody
+	// requestIDHdr is requestID as a header value, set in the response
+	// and the upstream request; nothing may append to it.
+	requestIDHdr []string
+	// fwd holds the X-Forwarded-For and -Host values of the upstream
+	// request (see rewrite), so setting them allocates nothing.
+	fwd      [2]string
+	tenant   *tenantEntry // set by resolve; nil until then or for unknown hosts
+	route    string
+	rec      *recorder // the observed ResponseWriter (&recorder); nil for /_edge/
+	bodyIn   *countingBody
+	recorder recorder // rec's storage: one allocation for the request's state
 	// upstreamDur is the time from sending the request upstream to
 	// its response headers (0 if the upstream was not called).
 	upstreamDur time.Duration
@@ -76,8 +83,26 @@ type reqState struct {
 
 type stateKey struct{}
 
+// stateCtx is the request's context with its state: one allocation where
+// context.WithValue and a separate reqState would be two. Value answers
+// stateKey{} with &st, so stateFrom finds it behind derived contexts too.
+type stateCtx struct {
+	context.Context
+	st reqState
+}
+
+func (c *stateCtx) Value(key any) any {
+	if _, ok := key.(stateKey); ok {
+		return &c.st
+	}
+	return c.Context.Value(key)
+}
+
 // stateFrom returns the request's state; nil outside the chain.
 func stateFrom(ctx context.Context) *reqState {
+	if c, ok := ctx.(*stateCtx); ok { // the layers' own requests
+		return &c.st
+	}
 	st, _ := ctx.Value(stateKey{}).(*reqState)
 	return st
 }
@@ -88,12 +113,19 @@ func stateFrom(ctx context.Context) *reqState {
 // the response.
 func (s *Server) withRequestState(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &reqState{start: s.now()}
-		st.requestID = r.Header.Get(headerRequestID)
-		if !validRequestID(st.requestID) {
+		ctx := &stateCtx{Context: r.Context()}
+		st := &ctx.st
+		st.start = s.now()
+		// The client's value, if valid, is kept as sent: its slice is
+		// reused for the response, which nothing appends to.
+		if v := r.Header[headerRequestID]; len(v) > 0 && validRequestID(v[0]) {
+			st.requestID = v[0]
+			st.requestIDHdr = v[:1:1]
+		} else {
 			st.requestID = newRequestID()
+			st.requestIDHdr = []string{st.requestID}
 		}
-		w.Header()[headerRequestID] = []string{st.requestID}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+		w.Header()[headerRequestID] = st.requestIDHdr
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -30,22 +30,32 @@ func (s *Server) newProxy() *httputil.ReverseProxy {
 // rewrite turns the client's request into the upstream's. ReverseProxy
 // has already removed hop-by-hop and Forwarded/X-Forwarded-* headers from
 // pr.Out. rewrite removes every header reserved for the edge (whatever
-// its case or '_' spelling), then sets the forwarding headers, the
-// request id and the tenant context from the snapshot entry.
+// its case or '_' spelling), then sets the forwarding headers (what
+// ProxyRequest.SetXForwarded sets, except that X-Forwarded-For is only the
+// peer: the edge is the first hop), the request id and the tenant context
+// from the snapshot entry.
+//
+// Header values are assigned under their canonical names, and their
+// slices are shared (the entry's, the request state's, static ones) rather
+// than allocated: the outgoing header map is pr.Out's own, and the
+// transport only reads it.
 func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	st := stateFrom(pr.In.Context())
 	pr.SetURL(s.cfg.Upstream)
 	h := pr.Out.Header
 	stripUntrusted(h)
-	// SetXForwarded would append to a client-sent X-Forwarded-For; the
-	// edge is the first hop, so only the peer address is true.
-	pr.SetXForwarded()
 	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
-		h["X-Forwarded-For"] = []string{ip}
-	} else {
-		delete(h, "X-Forwarded-For")
+		st.fwd[0] = ip
+		h["X-Forwarded-For"] = st.fwd[0:1:1]
 	}
-	h[headerRequestID] = []string{st.requestID}
+	st.fwd[1] = pr.In.Host
+	h["X-Forwarded-Host"] = st.fwd[1:2:2]
+	if pr.In.TLS == nil {
+		h["X-Forwarded-Proto"] = protoHTTP
+	} else {
+		h["X-Forwarded-Proto"] = protoHTTPS
+	}
+	h[headerRequestID] = st.requestIDHdr
 	e := st.tenant
 	h[headerTenantID] = e.hdrID
 	h[headerTenantKey] = e.hdrKey
@@ -56,6 +66,9 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		h[k] = v
 	}
 }
+
+// X-Forwarded-Proto values, shared by every request.
+var protoHTTP, protoHTTPS = []string{"http"}, []string{"https"}
 
 // proxyError answers a failed round trip, the way Caddy's statusError
 // does: client gone 499 (logged, nothing written), timeout 504, anything
