@@ -13,12 +13,17 @@ import (
 // every phase has a timeout (dial and TLS UpstreamDialTimeout, response
 // headers UpstreamTimeout, idle connections 90s) and the keep-alive pool
 // holds MaxIdleConnsPerHost connections. HTTP/2 is not attempted, so
-// WebSocket upgrades work over https upstreams too.
+// WebSocket upgrades work over https upstreams too. Compression is the
+// client's business: the transport neither asks the upstream for gzip
+// nor decodes it, so encodings pass through as negotiated end to end.
 func newTransport(c Config) *http.Transport {
 	d := &net.Dialer{Timeout: c.UpstreamDialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                 nil, // never an environment proxy between edge and app
 		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     false,
+		DisableCompression:    true,
+		MaxIdleConns:          0, // no global cap: MaxIdleConnsPerHost bounds the one upstream
 		MaxIdleConnsPerHost:   c.MaxIdleConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   c.UpstreamDialTimeout,
