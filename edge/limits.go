@@ -100,7 +100,7 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		now := s.now()
+		now := st.start // the request's clock reading, not another one
 		d, err := s.cfg.Limiter.Allow(r.Context(), ratelimit.Request{
 			TenantID:     st.tenant.tenant.ID,
 			Rate:         l.rate,
