@@ -20,7 +20,9 @@ type middleware = func(http.Handler) http.Handler
 //  6. lifecycle gate (lifecycle), then /_edge/theme.css and
 //     /_edge/assets/ (themeEndpoints, theme.go): before limits and SSO,
 //     because the login page needs them
-//  7. rate limit and monthly API quota (rateLimit, limits.go)
+//  7. monthly bandwidth quota, an in-memory check (bandwidthLimit,
+//     bandwidth.go), then rate limit and monthly API quota (rateLimit,
+//     limits.go); a tenant out of bytes spends no API quota
 //  8. SSO gate for tenants with SSO configurations (sso, sso.go)
 //  9. no theme layer: the proxy's ModifyResponse injects the theme
 //     into HTML responses (inject.go)
@@ -35,6 +37,7 @@ func (s *Server) layers() []middleware {
 		s.currentInfo,
 		s.lifecycle,
 		s.themeEndpoints,
+		s.bandwidthLimit,
 		s.rateLimit,
 		s.sso,
 	}

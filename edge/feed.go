@@ -31,6 +31,12 @@ func (s *Server) Run(ctx context.Context) error {
 		s.runUsage(ctx)
 	}()
 	defer func() { <-usageDone }()
+	bwDone := make(chan struct{})
+	go func() {
+		defer close(bwDone)
+		s.runBandwidth(ctx) // shares byte counts with the fleet; see bandwidth.go
+	}()
+	defer func() { <-bwDone }()
 	if s.tls != nil {
 		tlsDone := make(chan struct{})
 		go func() {

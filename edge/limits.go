@@ -20,8 +20,8 @@ type tenantLimits struct {
 	burst   int     // requests_burst; 0: the limiter's default
 	monthly int64   // api_calls_monthly; 0: unlimited
 	// bandwidth is bandwidth_gb_monthly in bytes (GB = 10^9); 0:
-	// unlimited. Reported by control, not enforced by the edge (see
-	// README, "Quotas, rate limits and usage").
+	// unlimited. Enforced by bandwidthLimit (bandwidth.go), not by
+	// Config.Limiter, so it is not part of limited.
 	bandwidth int64
 }
 

@@ -67,6 +67,7 @@ func (s *Server) newRecorder() (*usage.Recorder, error) {
 // recordUsage meters one finished request of a known tenant: memory
 // only, flushed to the store by Run and Close.
 func (s *Server) recordUsage(st *reqState, status int, bytesIn int64, dur time.Duration) {
+	s.addBandwidth(st, bytesIn) // the bandwidth quota's count (bandwidth.go)
 	if s.usage == nil || st.tenant == nil || st.rec == nil {
 		return
 	}

@@ -97,6 +97,12 @@ type Config struct {
 	// RouteCosts give the cost of matching requests in rate and monthly
 	// units, first match wins; others cost 1. New rejects invalid rules.
 	RouteCosts []ratelimit.CostRule
+	// Bandwidth meters each tenant's request and response body bytes per
+	// UTC month and refuses a tenant's requests once its
+	// bandwidth_gb_monthly quota is used (see bandwidth.go): a
+	// *bandwidth.Meter, local or shared by the fleet through Redis. Run
+	// runs its background work. Nil enforces no bandwidth quota.
+	Bandwidth BandwidthMeter
 	// Usage receives each tenant's per-minute usage (requests, upstream
 	// errors, bytes, latency histogram), aggregated in memory and written
 	// by Run every UsageFlushInterval and by Close. Nil disables metering.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,8 +64,10 @@ type TLSConfig struct {
 	// typically *.BaseDomain; names it covers are served from it and
 	// never ordered. Both or neither.
 	CertFile, KeyFile string
-	// IssuePerMinute caps on-demand issuance decisions for the whole
-	// edge; TenantIssuePerHour per tenant. Defaults 20 and 10.
+	// IssuePerMinute caps the certificate orders placed on demand (from
+	// a handshake) for the whole edge; TenantIssuePerHour per tenant.
+	// Only orders count: a handshake served from the cache or from
+	// storage costs nothing. Defaults 20 and 10.
 	IssuePerMinute, TenantIssuePerHour int
 	// Certs is where the edge records that a custom domain's certificate
 	// exists (verified → active, with issuer and validity). Nil: the
@@ -164,6 +167,9 @@ func newTLSManager(s *Server, cfg TLSConfig) (*tlsManager, error) {
 			Logger:                  cfg.ZapLogger,
 		})
 		c.Issuers = []certmagic.Issuer{iss}
+		if onDemand != nil {
+			c.Issuers = []certmagic.Issuer{limitedIssuer{ACMEIssuer: iss, m: m}}
+		}
 		return c, iss
 	}
 	m.magic, m.issuer = newConfig(&certmagic.OnDemandConfig{DecisionFunc: m.decide})
@@ -266,22 +272,90 @@ func (s *Server) domainToken(host string) string {
 var errNoCertificate = errors.New("edge: no certificate for this name")
 
 // decide is certmagic's on-demand DecisionFunc: a certificate may be
-// obtained for name only if the current snapshot serves it for an active
-// tenant (its subdomain, or a verified or active custom domain), within
-// the issuance rate limits. It reads memory only, never the network.
+// held for name only if the current snapshot serves it for an active
+// tenant (its subdomain, or a verified or active custom domain). It reads
+// memory only, never the network, and charges no rate limit: certmagic
+// asks it before loading a certificate from storage as well as before
+// ordering one, so a limit here would refuse certificates that already
+// exist (after a restart with many on-demand certificates in storage,
+// certmagic#272). limitedIssuer charges orders.
 func (m *tlsManager) decide(ctx context.Context, name string) error {
-	e := m.s.snap.Load().lookupHost(strings.ToLower(name))
+	_, err := m.servedTenant(strings.ToLower(name))
+	return err
+}
+
+// servedTenant returns the active tenant whose certificate name is, or
+// errNoCertificate or a refusal for anything else.
+func (m *tlsManager) servedTenant(name string) (*tenantEntry, error) {
+	e := m.s.snap.Load().lookupHost(name)
 	if e == nil {
-		return errNoCertificate
+		return nil, errNoCertificate
 	}
 	if e.status != whitelabel.StatusActive {
-		return fmt.Errorf("edge: tenant %s is %s; no certificate issued", e.key, e.status)
+		return nil, fmt.Errorf("edge: tenant %s is %s; no certificate issued", e.key, e.status)
 	}
-	if !m.global.Allow() {
-		return errors.New("edge: certificate issuance rate limit reached")
+	return e, nil
+}
+
+// limitedIssuer is the on-demand policy's issuer: the ACME issuer with
+// each order charged to the issuance rate limits, the edge's and the
+// tenant's. certmagic calls Issue only when storage holds no usable
+// certificate, so certificates that exist are never refused. Its other
+// methods (PreCheck, Revoke, renewal information, IssuerKey) are the
+// ACME issuer's, so certificates it orders are stored where the managed
+// policy finds them.
+type limitedIssuer struct {
+	*certmagic.ACMEIssuer
+	m *tlsManager
+}
+
+var (
+	_ certmagic.Issuer     = limitedIssuer{}
+	_ certmagic.PreChecker = limitedIssuer{}
+	_ certmagic.Revoker    = limitedIssuer{}
+)
+
+// Issue orders a certificate for csr if the snapshot still serves all of
+// its names and the rate limits allow; a refusal is certmagic.ErrNoRetry,
+// so the handshake waiting on it fails at once instead of retrying.
+func (l limitedIssuer) Issue(ctx context.Context, csr *x509.CertificateRequest) (*certmagic.IssuedCertificate, error) {
+	if err := l.m.chargeOrder(csr.DNSNames); err != nil {
+		return nil, certmagic.ErrNoRetry{Err: err}
 	}
-	if !m.tenantLimiter(e.tenant.ID).Allow() {
-		return fmt.Errorf("edge: certificate issuance rate limit of tenant %s reached", e.key)
+	return l.ACMEIssuer.Issue(ctx, csr)
+}
+
+// chargeOrder takes one token from the edge's limiter and from the
+// limiter of each tenant among names, or none if any of them is empty.
+func (m *tlsManager) chargeOrder(names []string) error {
+	ls := []*rate.Limiter{m.global}
+	var tenants []*tenantEntry
+	for _, n := range names {
+		e, err := m.servedTenant(strings.ToLower(n))
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(tenants, e) {
+			tenants = append(tenants, e)
+			ls = append(ls, m.tenantLimiter(e.tenant.ID))
+		}
+	}
+	now := time.Now()
+	taken := make([]*rate.Reservation, 0, len(ls))
+	for i, l := range ls {
+		r := l.ReserveN(now, 1)
+		if r.OK() && r.DelayFrom(now) == 0 {
+			taken = append(taken, r)
+			continue
+		}
+		r.CancelAt(now)
+		for _, t := range taken { // give back what the others granted
+			t.CancelAt(now)
+		}
+		if i == 0 {
+			return errors.New("edge: certificate issuance rate limit reached")
+		}
+		return fmt.Errorf("edge: certificate issuance rate limit of tenant %s reached", tenants[i-1].key)
 	}
 	return nil
 }

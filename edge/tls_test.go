@@ -3,26 +3,49 @@ package edge
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
+	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
 
 	"github.com/estatecore/whitelabel"
 )
 
+// newTLSServer returns an edge with TLS on src that is not running: its
+// snapshot is loaded, so decisions, handshakes and the plain-HTTP handler
+// work, but nothing is managed in the background (no ACME traffic, and
+// nothing written to storage after the test).
+func newTLSServer(t *testing.T, src whitelabel.ConfigSource, tc TLSConfig) *Server {
+	t.Helper()
+	s, err := New(t.Context(), Config{Source: src, Plans: whitelabel.DefaultPlans(), BaseDomain: "example.test",
+		Upstream: mustURL(t, "http://127.0.0.1:1"), Logger: slog.New(slog.DiscardHandler), TLS: &tc})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(s.tls.cache.Stop)
+	return s
+}
+
 // TestTLSDecision is the on-demand policy table: a certificate only for
-// what the snapshot serves for an active tenant, within the rate limits.
+// what the snapshot serves for an active tenant. The decision charges no
+// rate limit (see TestTLSOrderRateLimit), so asking again and again for
+// one tenant's names is allowed every time.
 func TestTLSDecision(t *testing.T) {
 	src := newFakeSource(
 		tenant(1, "acme", whitelabel.StatusActive, "props.acme.com", "pending:pending.acme.com"),
 		tenant(2, "sleepy", whitelabel.StatusSuspended, "sleepy.example"),
 	)
-	e := startEdge(t, src, "http://127.0.0.1:1", func(c *Config) {
-		c.TLS = &TLSConfig{StorageDir: t.TempDir(), HTTPPort: 1, TenantIssuePerHour: 3}
-	})
-	m := e.tls
+	m := newTLSServer(t, src, TLSConfig{StorageDir: t.TempDir(), HTTPPort: 1, IssuePerMinute: 1, TenantIssuePerHour: 1}).tls
 	tests := []struct {
 		name string
 		host string
@@ -37,7 +60,7 @@ func TestTLSDecision(t *testing.T) {
 		{"unknown", "evil.test", false},
 		{"base domain", "example.test", false},
 		{"IP", "127.0.0.1", false},
-		{"rate limited tenant", "acme.example.test", false}, // fourth for tenant 1 within the hour
+		{"same tenant again, past its order limit", "acme.example.test", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,6 +69,129 @@ func TestTLSDecision(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTLSOrderRateLimit: orders placed on demand are charged to the
+// edge's limit and the tenant's; a refused order takes no token from the
+// other limit, and names the snapshot no longer serves are refused.
+func TestTLSOrderRateLimit(t *testing.T) {
+	src := newFakeSource(
+		tenant(1, "acme", whitelabel.StatusActive, "props.acme.com"),
+		tenant(2, "beta", whitelabel.StatusActive),
+		tenant(3, "gamma", whitelabel.StatusActive),
+	)
+	m := newTLSServer(t, src, TLSConfig{StorageDir: t.TempDir(), HTTPPort: 1, IssuePerMinute: 3, TenantIssuePerHour: 1}).tls
+	steps := []struct {
+		name  string
+		names []string
+		ok    bool
+	}{
+		{"first order of acme", []string{"acme.example.test"}, true},
+		{"second order of acme: tenant limit", []string{"props.acme.com"}, false},
+		{"beta", []string{"beta.example.test"}, true},
+		{"unknown name", []string{"evil.test"}, false},
+		{"gamma takes the edge's last token", []string{"gamma.example.test"}, true},
+		{"edge limit", []string{"beta.example.test"}, false},
+	}
+	for _, st := range steps {
+		err := m.chargeOrder(st.names)
+		if (err == nil) != st.ok {
+			t.Errorf("%s: chargeOrder(%q) = %v, want ok=%v", st.name, st.names, err, st.ok)
+		}
+	}
+}
+
+// TestTLSRestartServesStoredCertificates: an edge that starts with more
+// on-demand certificates in storage than its order limits allow serves
+// every one of them at the first handshake, and asks the CA for nothing
+// (certmagic asks the decision before it loads from storage, so a
+// decision that charged the limits refused them: certmagic#272).
+func TestTLSRestartServesStoredCertificates(t *testing.T) {
+	var caRequests atomic.Int64
+	ca := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caRequests.Add(1)
+		http.Error(w, "no orders in this test", http.StatusServiceUnavailable)
+	}))
+	defer ca.Close()
+	const n = 6
+	var tcs []whitelabel.TenantConfig
+	var names []string
+	for i := range n {
+		name := "t" + strconv.Itoa(i)
+		tc := tenant(int64(i+1), name, whitelabel.StatusActive)
+		if i == 0 { // a custom domain next to the subdomain
+			tc = tenant(1, name, whitelabel.StatusActive, "shop.t0.test")
+			names = append(names, "shop.t0.test")
+		}
+		tcs = append(tcs, tc)
+		names = append(names, name+".example.test")
+	}
+	src := newFakeSource(tcs...)
+	cfg := TLSConfig{StorageDir: t.TempDir(), Directory: ca.URL + "/directory", HTTPPort: 1, DisableOCSP: true,
+		IssuePerMinute: 2, TenantIssuePerHour: 1}
+
+	// What an earlier run left in storage.
+	m := newTLSServer(t, src, cfg).tls
+	roots := x509.NewCertPool()
+	for _, name := range names {
+		roots.AddCert(storeCertificate(t, m, name))
+	}
+
+	// The restarted edge: an empty cache on the same storage.
+	e := newTLSServer(t, src, cfg)
+	for _, name := range names {
+		cs, err := tlsHandshake(e.TLSConfig(), &tls.Config{ServerName: name, RootCAs: roots})
+		if err != nil {
+			t.Errorf("handshake for %s, whose certificate is in storage: %v", name, err)
+			continue
+		}
+		if err := cs.PeerCertificates[0].VerifyHostname(name); err != nil {
+			t.Errorf("handshake for %s: %v", name, err)
+		}
+	}
+	if got := caRequests.Load(); got != 0 {
+		t.Errorf("requests to the CA = %d, want 0", got)
+	}
+}
+
+// storeCertificate writes a self-signed certificate for name into m's
+// storage where certmagic keeps the ones its issuer obtained, and
+// returns it.
+func storeCertificate(t *testing.T, m *tlsManager, name string) *x509.Certificate {
+	t.Helper()
+	c := selfSigned(t, name)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := json.Marshal(certmagic.CertificateResource{SANs: []string{name}})
+	ik := m.issuer.IssuerKey()
+	for key, val := range map[string][]byte{
+		certmagic.StorageKeys.SiteCert(ik, name):       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}),
+		certmagic.StorageKeys.SitePrivateKey(ik, name): pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		certmagic.StorageKeys.SiteMeta(ik, name):       meta,
+	} {
+		if err := m.cfg.Storage.Store(t.Context(), key, val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c.Leaf
+}
+
+// tlsHandshake runs one handshake between server and client over an
+// in-memory connection and returns the client's view of it.
+func tlsHandshake(server, client *tls.Config) (*tls.ConnectionState, error) {
+	sc, cc := net.Pipe()
+	defer sc.Close()
+	defer cc.Close()
+	go func() { tls.Server(sc, server).Handshake(); sc.Close() }()
+	c := tls.Client(cc, client)
+	c.SetDeadline(time.Now().Add(time.Minute))
+	if err := c.Handshake(); err != nil {
+		return nil, err
+	}
+	st := c.ConnectionState()
+	return &st, nil
 }
 
 // TestTLSOperatorCertificate: names covered by TLS_CERT_FILE are served
