@@ -273,8 +273,9 @@ var errNoCertificate = errors.New("edge: no certificate for this name")
 
 // decide is certmagic's on-demand DecisionFunc: a certificate may be
 // held for name only if the current snapshot serves it for an active
-// tenant (its subdomain, or a verified or active custom domain). It reads
-// memory only, never the network, and charges no rate limit: certmagic
+// tenant (its subdomain, or a verified or active custom domain), or it is
+// the API host, whose certificate lets X-Tenant-Key clients use HTTPS. It
+// reads memory only, never the network, and charges no rate limit: certmagic
 // asks it before loading a certificate from storage as well as before
 // ordering one, so a limit here would refuse certificates that already
 // exist (after a restart with many on-demand certificates in storage,
@@ -284,9 +285,13 @@ func (m *tlsManager) decide(ctx context.Context, name string) error {
 	return err
 }
 
-// servedTenant returns the active tenant whose certificate name is, or
-// errNoCertificate or a refusal for anything else.
+// servedTenant returns the active tenant whose certificate name is, nil
+// for the API host (the edge's own), or errNoCertificate or a refusal for
+// anything else.
 func (m *tlsManager) servedTenant(name string) (*tenantEntry, error) {
+	if name == m.s.cfg.APIHost {
+		return nil, nil
+	}
 	e := m.s.snap.Load().lookupHost(name)
 	if e == nil {
 		return nil, errNoCertificate
@@ -326,7 +331,8 @@ func (l limitedIssuer) Issue(ctx context.Context, csr *x509.CertificateRequest) 
 }
 
 // chargeOrder takes one token from the edge's limiter and from the
-// limiter of each tenant among names, or none if any of them is empty.
+// limiter of each tenant among names (the API host has none), or no token
+// at all if any of them is empty.
 func (m *tlsManager) chargeOrder(names []string) error {
 	ls := []*rate.Limiter{m.global}
 	var tenants []*tenantEntry
@@ -335,7 +341,7 @@ func (m *tlsManager) chargeOrder(names []string) error {
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(tenants, e) {
+		if e != nil && !slices.Contains(tenants, e) {
 			tenants = append(tenants, e)
 			ls = append(ls, m.tenantLimiter(e.tenant.ID))
 		}

@@ -60,6 +60,9 @@ func TestTLSDecision(t *testing.T) {
 		{"unknown", "evil.test", false},
 		{"base domain", "example.test", false},
 		{"IP", "127.0.0.1", false},
+		{"API host", "api.example.test", true},
+		{"API host upper case", "API.example.test", true},
+		{"under the API host", "x.api.example.test", false},
 		{"same tenant again, past its order limit", "acme.example.test", true},
 	}
 	for _, tt := range tests {
@@ -80,7 +83,7 @@ func TestTLSOrderRateLimit(t *testing.T) {
 		tenant(2, "beta", whitelabel.StatusActive),
 		tenant(3, "gamma", whitelabel.StatusActive),
 	)
-	m := newTLSServer(t, src, TLSConfig{StorageDir: t.TempDir(), HTTPPort: 1, IssuePerMinute: 3, TenantIssuePerHour: 1}).tls
+	m := newTLSServer(t, src, TLSConfig{StorageDir: t.TempDir(), HTTPPort: 1, IssuePerMinute: 4, TenantIssuePerHour: 1}).tls
 	steps := []struct {
 		name  string
 		names []string
@@ -90,7 +93,8 @@ func TestTLSOrderRateLimit(t *testing.T) {
 		{"second order of acme: tenant limit", []string{"props.acme.com"}, false},
 		{"beta", []string{"beta.example.test"}, true},
 		{"unknown name", []string{"evil.test"}, false},
-		{"gamma takes the edge's last token", []string{"gamma.example.test"}, true},
+		{"gamma", []string{"gamma.example.test"}, true},
+		{"API host takes the edge's last token", []string{"api.example.test"}, true},
 		{"edge limit", []string{"beta.example.test"}, false},
 	}
 	for _, st := range steps {
@@ -126,6 +130,7 @@ func TestTLSRestartServesStoredCertificates(t *testing.T) {
 		tcs = append(tcs, tc)
 		names = append(names, name+".example.test")
 	}
+	names = append(names, "api.example.test") // the edge's own, no tenant's
 	src := newFakeSource(tcs...)
 	cfg := TLSConfig{StorageDir: t.TempDir(), Directory: ca.URL + "/directory", HTTPPort: 1, DisableOCSP: true,
 		IssuePerMinute: 2, TenantIssuePerHour: 1}
