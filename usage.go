@@ -6,13 +6,14 @@ import (
 )
 
 // UsageLatencyBuckets is the length of a UsageRecord's latency histogram:
-// the edge's fixed latency bounds plus one bucket for slower requests
-// (edge/usage.NumLatencyBuckets, which a test there keeps equal). The
-// stores keep one column per bucket so they can sum histograms in SQL.
+// one bucket per bound of UsageLatencyBounds plus one for slower
+// requests. The stores keep one column per bucket so they can sum
+// histograms in SQL.
 const UsageLatencyBuckets = 27
 
 // usageLatencyBounds are the inclusive upper bounds of the latency
-// histogram, equal to edge/usage.LatencyBounds (a test there checks).
+// histogram, spaced about ×1.5 apart from 0.5 ms to 60 s. They never
+// change, so stored histograms stay comparable.
 var usageLatencyBounds = [UsageLatencyBuckets - 1]time.Duration{
 	500 * time.Microsecond,
 	1 * time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond, 5 * time.Millisecond, 7500 * time.Microsecond,
@@ -22,12 +23,28 @@ var usageLatencyBounds = [UsageLatencyBuckets - 1]time.Duration{
 	30 * time.Second, 60 * time.Second,
 }
 
-// UsageLatencyBounds returns the histogram's bucket bounds: Latency[i]
-// counts latencies in (bounds[i-1], bounds[i]], the last slower ones. The
-// caller owns the slice.
+// UsageLatencyBounds returns the histogram's bucket bounds, ascending:
+// Latency[i] counts latencies in (bounds[i-1], bounds[i]], the last
+// slower ones. The caller owns the slice.
 func UsageLatencyBounds() []time.Duration {
 	b := usageLatencyBounds
 	return b[:]
+}
+
+// UsageLatencyIndex returns the index in a UsageRecord's Latency of the
+// bucket that counts latency d: the first bound at or above d, or
+// UsageLatencyBuckets-1 when d is above them all. It does not allocate.
+func UsageLatencyIndex(d time.Duration) int {
+	lo, hi := 0, len(usageLatencyBounds)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if usageLatencyBounds[m] < d {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // LatencyQuantile returns the latency at quantile q (0.99 for p99) of

@@ -7,14 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/estatecore/whitelabel"
 	"github.com/estatecore/whitelabel/edge/usage"
-)
-
-// The edge's sizes must agree with the stores' histogram columns.
-var (
-	_ [usage.NumLatencyBuckets - whitelabel.UsageLatencyBuckets]struct{}
-	_ [whitelabel.UsageLatencyBuckets - usage.NumLatencyBuckets]struct{}
 )
 
 // defaultEdgeID names an edge whose Config.EdgeID is empty: its host name
@@ -27,23 +20,6 @@ func defaultEdgeID() string {
 	return h + "-" + strconv.Itoa(os.Getpid())
 }
 
-// UsageSink adapts a store to the usage.Sink a Recorder writes to. The
-// store must upsert by (EdgeID, TenantID, Minute), replacing, as
-// whitelabel.UsageWriter requires.
-func UsageSink(w whitelabel.UsageWriter) usage.Sink {
-	return usage.SinkFunc(func(ctx context.Context, batch []usage.Bucket) error {
-		recs := make([]whitelabel.UsageRecord, len(batch))
-		for i, b := range batch {
-			recs[i] = whitelabel.UsageRecord{
-				EdgeID: b.EdgeID, TenantID: b.TenantID, Minute: b.Minute,
-				Requests: b.Requests, UpstreamErrors: b.UpstreamErrors, BytesIn: b.BytesIn, BytesOut: b.BytesOut,
-				Latency: b.Latency,
-			}
-		}
-		return w.WriteUsage(ctx, recs)
-	})
-}
-
 // newRecorder builds the usage recorder, or nil when Config.Usage is nil.
 func (s *Server) newRecorder() (*usage.Recorder, error) {
 	c := s.cfg
@@ -52,7 +28,7 @@ func (s *Server) newRecorder() (*usage.Recorder, error) {
 	}
 	rec, err := usage.New(usage.Config{
 		EdgeID:        c.EdgeID,
-		Sink:          UsageSink(c.Usage),
+		Sink:          c.Usage, // a whitelabel.UsageWriter is a usage.Sink
 		FlushInterval: c.UsageFlushInterval,
 		Now:           c.Now,
 		Logger:        c.Logger,

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/estatecore/whitelabel"
 	"github.com/estatecore/whitelabel/edge/ratelimit"
-	"github.com/estatecore/whitelabel/edge/usage"
 	"github.com/estatecore/whitelabel/store/sqlite"
 )
 
@@ -182,22 +180,5 @@ func TestQuotaChangePropagates(t *testing.T) {
 	}
 	if refused == 0 {
 		t.Errorf("no quota_exceeded after 200 requests against a monthly quota of 50")
-	}
-}
-
-// TestLatencyBoundsAgree keeps the root package's copy of the histogram
-// (which control uses for percentiles) equal to edge/usage's.
-func TestLatencyBoundsAgree(t *testing.T) {
-	if got, want := whitelabel.UsageLatencyBounds(), usage.LatencyBounds(); !slices.Equal(got, want) {
-		t.Fatalf("whitelabel.UsageLatencyBounds() = %v, want usage.LatencyBounds() %v", got, want)
-	}
-	counts := make([]int64, usage.NumLatencyBuckets)
-	for i := range counts {
-		counts[i] = int64(i*7%5 + 1)
-	}
-	for _, q := range []float64{0, 0.5, 0.95, 0.99, 1} {
-		if got, want := (whitelabel.UsageRecord{Latency: counts}).LatencyQuantile(q), usage.Quantile(counts, q); got != want {
-			t.Errorf("LatencyQuantile(%v) = %v, usage.Quantile = %v", q, got, want)
-		}
 	}
 }

@@ -14,6 +14,7 @@
 //
 // Every bucket is written exactly once per (EdgeID, TenantID, Minute), or
 // rewritten with the same value when a batch is retried, so a Sink that
-// upserts by that key, replacing, never double counts. Read recorder.go
-// first, then the Sink contract in bucket.go.
+// upserts by that key, replacing, never double counts. A bucket is a
+// whitelabel.UsageRecord, its histogram over whitelabel.UsageLatencyBounds.
+// Read recorder.go first, then the Sink contract in sink.go.
 package usage

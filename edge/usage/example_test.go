@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/estatecore/whitelabel"
 	"github.com/estatecore/whitelabel/edge/usage"
 )
 
 func Example() {
 	now := time.Date(2026, 11, 26, 11, 59, 30, 0, time.UTC)
-	sink := usage.SinkFunc(func(_ context.Context, batch []usage.Bucket) error {
+	sink := usage.SinkFunc(func(_ context.Context, batch []whitelabel.UsageRecord) error {
 		for _, b := range batch {
-			p50, _, p99 := usage.Percentiles(b.Latency)
+			p50, p99 := b.LatencyQuantile(0.50), b.LatencyQuantile(0.99)
 			fmt.Println(b.EdgeID, b.TenantID, b.Minute.Format("15:04"), b.Requests, b.UpstreamErrors, p50, p99)
 		}
 		return nil // a real store upserts by (EdgeID, TenantID, Minute)

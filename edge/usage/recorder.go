@@ -93,12 +93,12 @@ type accKey struct {
 
 type acc struct {
 	requests, errors, in, out int64
-	lat                       [NumLatencyBuckets]int64
+	lat                       [whitelabel.UsageLatencyBuckets]int64
 }
 
 type pendingBucket struct {
 	seq uint64
-	b   Bucket
+	b   whitelabel.UsageRecord
 }
 
 // Stats is a snapshot of a Recorder's delivery counters.
@@ -203,7 +203,7 @@ func unixMinute(t time.Time) int64 {
 // minute, allocates nothing.
 func (r *Recorder) Record(tenantID int64, at time.Time, status int, bytesIn, bytesOut int64, latency time.Duration) {
 	minute := unixMinute(at)
-	li := latencyIndex(latency)
+	li := whitelabel.UsageLatencyIndex(latency)
 	s := &r.shards[(uint64(tenantID)*0x9E3779B97F4A7C15)>>(64-6)]
 	s.mu.Lock()
 	// Read under the lock: the sealer advances the watermark before it
@@ -245,7 +245,7 @@ func (r *Recorder) seal(now time.Time, all bool) {
 			break
 		}
 	}
-	var out []Bucket
+	var out []whitelabel.UsageRecord
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
@@ -253,7 +253,7 @@ func (r *Recorder) seal(now time.Time, all bool) {
 			if k.minute >= cut {
 				continue
 			}
-			out = append(out, Bucket{
+			out = append(out, whitelabel.UsageRecord{
 				EdgeID: r.cfg.EdgeID, TenantID: k.tenant, Minute: time.Unix(k.minute*60, 0).UTC(),
 				Requests: a.requests, UpstreamErrors: a.errors, BytesIn: a.in, BytesOut: a.out,
 				Latency: slices.Clone(a.lat[:]),
@@ -265,7 +265,7 @@ func (r *Recorder) seal(now time.Time, all bool) {
 	if len(out) == 0 {
 		return
 	}
-	slices.SortFunc(out, func(a, b Bucket) int {
+	slices.SortFunc(out, func(a, b whitelabel.UsageRecord) int {
 		return cmp.Or(a.Minute.Compare(b.Minute), cmp.Compare(a.TenantID, b.TenantID))
 	})
 	r.pmu.Lock()
@@ -294,7 +294,7 @@ func (r *Recorder) seal(now time.Time, all bool) {
 func (r *Recorder) writePending(ctx context.Context) error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
-	batch := make([]Bucket, 0, r.cfg.BatchSize)
+	batch := make([]whitelabel.UsageRecord, 0, r.cfg.BatchSize)
 	for {
 		r.pmu.Lock()
 		n := min(len(r.pending), r.cfg.BatchSize)

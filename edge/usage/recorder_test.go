@@ -33,16 +33,16 @@ type key struct {
 // the batch before failing, like a lost acknowledgement.
 type memSink struct {
 	mu             sync.Mutex
-	rows           map[key]Bucket
+	rows           map[key]whitelabel.UsageRecord
 	calls, fails   int
 	failFirst      int
 	commitFailures bool
 	down           atomic.Bool
 }
 
-func newMemSink() *memSink { return &memSink{rows: make(map[key]Bucket)} }
+func newMemSink() *memSink { return &memSink{rows: make(map[key]whitelabel.UsageRecord)} }
 
-func (s *memSink) WriteUsage(ctx context.Context, batch []Bucket) error {
+func (s *memSink) WriteUsage(ctx context.Context, batch []whitelabel.UsageRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
@@ -63,12 +63,12 @@ func (s *memSink) WriteUsage(ctx context.Context, batch []Bucket) error {
 }
 
 // totals sums every row.
-func (s *memSink) totals() Bucket {
+func (s *memSink) totals() whitelabel.UsageRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var t Bucket
+	var t whitelabel.UsageRecord
 	for _, b := range s.rows {
-		t.Merge(b)
+		t.Add(b)
 	}
 	return t
 }
@@ -123,7 +123,7 @@ func hammer(r *Recorder, workers, n int, minutes int) *sent {
 	return &s
 }
 
-func checkTotals(t *testing.T, got Bucket, want *sent) {
+func checkTotals(t *testing.T, got whitelabel.UsageRecord, want *sent) {
 	t.Helper()
 	var latencyCount int64
 	for _, c := range got.Latency {
@@ -214,11 +214,11 @@ func TestStoreOutage(t *testing.T) {
 
 func TestRetriedBatchIsSameValue(t *testing.T) {
 	c := newClock(start.Add(-30 * time.Second))
-	var batches [][]Bucket
+	var batches [][]whitelabel.UsageRecord
 	calls := 0
-	sink := SinkFunc(func(_ context.Context, b []Bucket) error {
+	sink := SinkFunc(func(_ context.Context, b []whitelabel.UsageRecord) error {
 		calls++
-		cp := make([]Bucket, len(b))
+		cp := make([]whitelabel.UsageRecord, len(b))
 		copy(cp, b)
 		batches = append(batches, cp)
 		if calls == 1 {
