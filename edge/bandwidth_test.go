@@ -220,8 +220,8 @@ func TestBandwidthFleetRedis(t *testing.T) {
 // counting locally and refusing at the quota, never answers 5xx, and
 // sends its counts when Redis is back.
 func TestBandwidthRedisDown(t *testing.T) {
-	rs := startRedis(t)
-	rc := rs.client(t)
+	rs := testenv.StartRedis(t)
+	rc := rs.Client(t)
 	prefix := "wl:bw:"
 	now := time.Now()
 	if err := rc.Set(t.Context(), bwKey(prefix, now), bwLimit-bwHeadway, time.Hour).Err(); err != nil {
@@ -232,7 +232,7 @@ func TestBandwidthRedisDown(t *testing.T) {
 		resp, _ := e.do(t, "GET", "acme.example.test", "/empty", nil)
 		return resp.Header.Get(HeaderBandwidthRemaining) == strconv.Itoa(bwHeadway)
 	})
-	rs.kill()
+	rs.Stop()
 	statuses := map[int]int{}
 	for range 6 {
 		resp, _ := e.do(t, "GET", "acme.example.test", "/big", nil)
@@ -243,7 +243,7 @@ func TestBandwidthRedisDown(t *testing.T) {
 	}
 	// Redis comes back empty (no persistence): the edge's pending bytes
 	// arrive with its next flush.
-	rs.start()
+	rs.Restart()
 	waitFor(t, "the edge to flush to the restarted Redis", 5*time.Second, func() bool {
 		v, err := rc.Get(t.Context(), bwKey(prefix, now)).Int64()
 		return err == nil && v >= 3*bwBody

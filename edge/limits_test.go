@@ -13,6 +13,7 @@ import (
 
 	"github.com/estatecore/whitelabel"
 	"github.com/estatecore/whitelabel/edge/ratelimit"
+	"github.com/estatecore/whitelabel/internal/testenv"
 )
 
 // limitedTenant is an active tenant with quota overrides.
@@ -138,12 +139,12 @@ func TestRateLimitAccuracyLocal(t *testing.T) {
 // TestRateLimitAccuracyRedisFleet: two edges sharing one Redis admit
 // L·t + B together, not each.
 func TestRateLimitAccuracyRedisFleet(t *testing.T) {
-	rs := startRedis(t)
+	rs := testenv.StartRedis(t)
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
 	src := newFakeSource(accuracyTenant())
 	var urls []string
 	for range 2 {
-		lim, err := ratelimit.NewRedis(ratelimit.RedisConfig{Client: rs.client(t), FleetSize: 2})
+		lim, err := ratelimit.NewRedis(ratelimit.RedisConfig{Client: rs.Client(t), FleetSize: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +159,7 @@ func TestRateLimitAccuracyRedisFleet(t *testing.T) {
 // the fallback decides meanwhile, and the limiter returns to Redis when
 // it is back.
 func TestRateLimitRedisOutage(t *testing.T) {
-	rs := startRedis(t)
+	rs := testenv.StartRedis(t)
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
 	src := newFakeSource(accuracyTenant())
 	var (
@@ -167,7 +168,7 @@ func TestRateLimitRedisOutage(t *testing.T) {
 	)
 	for range 2 {
 		lim, err := ratelimit.NewRedis(ratelimit.RedisConfig{
-			Client: rs.client(t), FleetSize: 2, Fallback: ratelimit.FallbackLocal,
+			Client: rs.Client(t), FleetSize: 2, Fallback: ratelimit.FallbackLocal,
 			Timeout: 50 * time.Millisecond, BreakerBackoff: 100 * time.Millisecond, BreakerMaxBackoff: 200 * time.Millisecond,
 		})
 		if err != nil {
@@ -182,11 +183,11 @@ func TestRateLimitRedisOutage(t *testing.T) {
 	var sawDegraded, sawRecovered bool
 	res := hammer(t, urls, "acme.example.test", 8, 4*time.Second, func(time.Duration) {
 		time.Sleep(time.Second)
-		rs.kill()
+		rs.Stop()
 		waitFor(t, "the fallback to engage", 2*time.Second, degraded)
 		sawDegraded = true
 		time.Sleep(time.Second)
-		rs.start()
+		rs.Restart()
 		waitFor(t, "the limiter to return to Redis", 3*time.Second, recovered)
 		sawRecovered = true
 	})
@@ -254,7 +255,7 @@ func TestMonthlyQuota(t *testing.T) {
 			if backend == "local" {
 				lim, err = ratelimit.NewLocal(ratelimit.LocalConfig{Now: clock.Now})
 			} else {
-				lim, err = ratelimit.NewRedis(ratelimit.RedisConfig{Client: startRedis(t).client(t), Now: clock.Now})
+				lim, err = ratelimit.NewRedis(ratelimit.RedisConfig{Client: testenv.StartRedis(t).Client(t), Now: clock.Now})
 			}
 			if err != nil {
 				t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/estatecore/whitelabel/internal/testenv"
 )
 
 // The tenant count spreads the load over shards as a real edge would.
@@ -48,8 +50,8 @@ func BenchmarkLocalAllow(b *testing.B) {
 }
 
 func BenchmarkRedisAllow(b *testing.B) {
-	srv := startRedis(b)
-	l, err := NewRedis(RedisConfig{Client: srv.client(b), Timeout: time.Second, Logger: quietLogger()})
+	srv := testenv.StartRedis(b)
+	l, err := NewRedis(RedisConfig{Client: srv.Client(b), Timeout: time.Second, Logger: quietLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}

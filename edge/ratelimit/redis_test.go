@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
@@ -38,15 +39,15 @@ func futureMonth() time.Time {
 }
 
 func TestRedisAccuracyTwoEdges(t *testing.T) {
-	srv := startRedis(t)
-	a := newTestRedis(t, srv.client(t), RedisConfig{Timeout: time.Second})
-	b := newTestRedis(t, srv.client(t), RedisConfig{Timeout: time.Second})
+	srv := testenv.StartRedis(t)
+	a := newTestRedis(t, srv.Client(t), RedisConfig{Timeout: time.Second})
+	b := newTestRedis(t, srv.Client(t), RedisConfig{Timeout: time.Second})
 	checkAccuracy(t, []Limiter{a, b}, 4)
 }
 
 func TestRedisDecisions(t *testing.T) {
-	srv := startRedis(t)
-	c := srv.client(t)
+	srv := testenv.StartRedis(t)
+	c := srv.Client(t)
 	m0 := futureMonth()
 	m1 := m0.AddDate(0, 1, 0)
 	tests := []struct {
@@ -146,9 +147,9 @@ func metricValue(t *testing.T, c prometheus.Metric) float64 {
 // the fallback decides without errors, restarts Redis on the same port
 // and waits for the limiter to return to it by itself.
 func TestRedisOutageAndRecovery(t *testing.T) {
-	srv := startRedis(t)
+	srv := testenv.StartRedis(t)
 	reg := prometheus.NewRegistry()
-	l := newTestRedis(t, srv.client(t), RedisConfig{
+	l := newTestRedis(t, srv.Client(t), RedisConfig{
 		Fallback: FallbackLocal, FleetSize: 2, Timeout: 100 * time.Millisecond,
 		BreakerFailures: 2, BreakerBackoff: 20 * time.Millisecond, BreakerMaxBackoff: 100 * time.Millisecond,
 		Registerer: reg,
@@ -159,7 +160,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 		t.Fatalf("Allow before the outage = %+v, %v; want allowed by Redis", d, err)
 	}
 
-	srv.kill()
+	srv.Stop()
 	deadline := time.Now().Add(10 * time.Second)
 	for !l.Degraded() {
 		d, err := l.Allow(ctx, req)
@@ -194,7 +195,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 		t.Errorf("degraded decisions = %v, want at least 200", v)
 	}
 
-	srv.start()
+	srv.Restart()
 	deadline = time.Now().Add(15 * time.Second)
 	for {
 		d, err := l.Allow(ctx, req)
@@ -266,8 +267,8 @@ func TestRedisFallbackModes(t *testing.T) {
 }
 
 func TestRedisCanceledContextIsNotAFailure(t *testing.T) {
-	srv := startRedis(t)
-	l := newTestRedis(t, srv.client(t), RedisConfig{BreakerFailures: 1})
+	srv := testenv.StartRedis(t)
+	l := newTestRedis(t, srv.Client(t), RedisConfig{BreakerFailures: 1})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	d, err := l.Allow(ctx, Request{TenantID: 1, Rate: 10})
