@@ -198,7 +198,8 @@ func (s *Server) TLSConfig() *tls.Config {
 
 // HTTPHandler is the handler of the plain-HTTP listener. Without TLS it
 // is Handler. With TLS it answers ACME HTTP-01 challenges and domain
-// verification tokens, and redirects everything else to HTTPS.
+// verification tokens, redirects the hosts the edge serves to HTTPS and
+// answers any other host with the unknown-site error, as Handler does.
 func (s *Server) HTTPHandler() http.Handler {
 	if s.tls == nil {
 		return s.handler
@@ -206,10 +207,14 @@ func (s *Server) HTTPHandler() http.Handler {
 	return s.answerChallenges(http.HandlerFunc(s.tls.redirect))
 }
 
+// redirect sends plain HTTP for a host of the current snapshot (or the
+// API host) to HTTPS. Other hosts get the unknown-site error: the edge
+// does not point browsers at names it has no certificate for, nor act as
+// an open redirector for whatever Host a client sends.
 func (m *tlsManager) redirect(w http.ResponseWriter, r *http.Request) {
 	host, ok := normalizeHost(r.Host)
-	if !ok {
-		http.Error(w, "bad host", http.StatusBadRequest)
+	if !ok || host != m.s.cfg.APIHost && m.s.snap.Load().lookupHost(host) == nil {
+		m.s.writeError(w, r, errUnknownSite)
 		return
 	}
 	if m.cfg.RedirectPort != 443 {

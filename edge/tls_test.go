@@ -12,11 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3/acme"
 
 	"github.com/estatecore/whitelabel"
 )
@@ -197,6 +199,68 @@ func tlsHandshake(server, client *tls.Config) (*tls.ConnectionState, error) {
 	}
 	st := c.ConnectionState()
 	return &st, nil
+}
+
+// TestTLSHTTPHandler: with TLS on, the plain-HTTP listener redirects the
+// hosts the edge serves (and the API host) to HTTPS, answers verification
+// tokens and ACME challenges as before, and gives any other host the
+// unknown-site error instead of a redirect.
+func TestTLSHTTPHandler(t *testing.T) {
+	tc := tenant(1, "acme", whitelabel.StatusActive, "props.acme.com", "pending:pending.acme.com")
+	tc.Domains[1].VerificationToken = "tok-pending"
+	s := newTLSServer(t, newFakeSource(tc), TLSConfig{StorageDir: t.TempDir(), HTTPPort: 1, TLSPort: 8443})
+	h := s.HTTPHandler()
+	tests := []struct {
+		name, host, path string
+		accept           string
+		want             int
+		wantLocation     string
+		wantBody         string // substring
+	}{
+		{"subdomain", "acme.example.test", "/a?b=1", "", 308, "https://acme.example.test:8443/a?b=1", ""},
+		{"custom domain", "PROPS.acme.com:80", "/", "", 308, "https://props.acme.com:8443/", ""},
+		{"API host", "api.example.test", "/v1/x", "", 308, "https://api.example.test:8443/v1/x", ""},
+		{"unknown host", "evil.test", "/", "", 404, "", `"code":"not_found"`},
+		{"unknown host, browser", "evil.test", "/", "text/html", 404, "", "<html"},
+		{"pending custom domain", "pending.acme.com", "/", "", 404, "", `"code":"not_found"`},
+		{"IP literal", "127.0.0.1", "/", "", 404, "", `"code":"not_found"`},
+		{"bad host", "a..b", "/", "", 404, "", `"code":"not_found"`},
+		{"verification token of a pending domain", "pending.acme.com", "/.well-known/whitelabel-challenge/tok-pending", "", 200, "", "tok-pending"},
+		{"wrong verification token", "pending.acme.com", "/.well-known/whitelabel-challenge/nope", "", 404, "", ""},
+		{"verification token, unknown host", "evil.test", "/.well-known/whitelabel-challenge/tok-pending", "", 404, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "http://x"+tt.path, nil)
+			req.Host = tt.host
+			if tt.accept != "" {
+				req.Header.Set("Accept", tt.accept)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.want || rec.Header().Get("Location") != tt.wantLocation || !strings.Contains(rec.Body.String(), tt.wantBody) {
+				t.Errorf("GET http://%s%s = %d, Location %q, body %q; want %d, Location %q, body with %q",
+					tt.host, tt.path, rec.Code, rec.Header().Get("Location"), rec.Body, tt.want, tt.wantLocation, tt.wantBody)
+			}
+		})
+	}
+
+	// An ACME HTTP-01 challenge is answered from storage whatever the
+	// host: the CA asks for names before the snapshot needs to know them.
+	const token = "acme-token"
+	ch := acme.Challenge{Type: acme.ChallengeTypeHTTP01, Token: token, KeyAuthorization: token + ".thumbprint", Identifier: acme.Identifier{Type: "dns", Value: "new.acme.com"}}
+	b, _ := json.Marshal(ch)
+	// Where certmagic's distributed solver keeps it (solvers.go).
+	key := "acme/" + certmagic.StorageKeys.Safe(s.tls.issuer.IssuerKey()) + "/challenge_tokens/new.acme.com.json"
+	if err := s.tls.cfg.Storage.Store(t.Context(), key, b); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "http://new.acme.com/.well-known/acme-challenge/"+token, nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != ch.KeyAuthorization {
+		t.Errorf("ACME HTTP-01 challenge = %d %q, want 200 %q", rec.Code, rec.Body, ch.KeyAuthorization)
+	}
 }
 
 // TestTLSOperatorCertificate: names covered by TLS_CERT_FILE are served
