@@ -26,10 +26,13 @@ const (
 	DefaultVerifyTimeout    = 10 * time.Second
 )
 
-// DefaultVerifyBackoff is the wait before each check of a pending domain:
-// the first right away, then less and less often; the last repeats.
-var DefaultVerifyBackoff = []time.Duration{0, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
-	15 * time.Minute, 30 * time.Minute, time.Hour}
+// DefaultVerifyBackoff returns the wait before each check of a pending
+// domain: the first right away, then less and less often; the last
+// repeats. The caller owns the returned slice.
+func DefaultVerifyBackoff() []time.Duration {
+	return []time.Duration{0, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
+		15 * time.Minute, 30 * time.Minute, time.Hour}
+}
 
 // VerifyConfig configures custom domain verification. Zero fields take
 // the defaults named here.
@@ -42,7 +45,7 @@ type VerifyConfig struct {
 	// verify before it turns failed. Default DefaultVerifyWindow (72h).
 	Window time.Duration
 	// Backoff lists the waits between checks of a pending domain; the
-	// last one repeats. Default DefaultVerifyBackoff.
+	// last one repeats. Default DefaultVerifyBackoff().
 	Backoff []time.Duration
 	// Recheck is the time between re-checks of verified and active
 	// domains. Default DefaultVerifyRecheck (6h).
@@ -80,7 +83,7 @@ func (c VerifyConfig) withDefaults() (VerifyConfig, error) {
 		}
 	}
 	if len(c.Backoff) == 0 {
-		c.Backoff = DefaultVerifyBackoff
+		c.Backoff = DefaultVerifyBackoff()
 	}
 	if c.MovedAfter <= 0 {
 		c.MovedAfter = DefaultVerifyMovedAfter
