@@ -61,7 +61,7 @@ type AssetStore interface {
 }
 
 // EmailTemplate is a tenant's override of one built-in e-mail template
-// (theming.BuiltinEmails). Empty parts use the built-in ones.
+// (theming.EmailNames). Empty parts use the built-in ones.
 type EmailTemplate struct {
 	TenantID  int64     `json:"tenant_id"`
 	Name      string    `json:"name"`

@@ -20,7 +20,7 @@ type emailTemplateView struct {
 }
 
 func emailView(name string, o *whitelabel.EmailTemplate) emailTemplateView {
-	b := theming.BuiltinEmails[name]
+	b, _ := theming.LookupBuiltinEmail(name)
 	v := emailTemplateView{Name: name, Subject: b.Template.Subject, HTML: b.Template.HTML, Text: b.Template.Text,
 		Variables: b.Variables, OptionalVariables: b.Optional}
 	if v.OptionalVariables == nil {
@@ -53,7 +53,7 @@ func (s *Server) emailStore() (whitelabel.EmailTemplateStore, error) {
 // templateName checks the {name} path value against the built-ins.
 func templateName(r *http.Request) (string, error) {
 	name := r.PathValue("name")
-	if _, ok := theming.BuiltinEmails[name]; !ok {
+	if _, ok := theming.LookupBuiltinEmail(name); !ok {
 		return "", whitelabel.NotFound("e-mail template " + name)
 	}
 	return name, nil
@@ -186,7 +186,7 @@ func (s *Server) renderEmail(w http.ResponseWriter, r *http.Request, rs *reqStat
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if _, ok := theming.BuiltinEmails[req.Template]; !ok {
+	if _, ok := theming.LookupBuiltinEmail(req.Template); !ok {
 		return whitelabel.Invalid("template", "unknown e-mail template %q", req.Template)
 	}
 	es, err := s.emailStore()

@@ -161,7 +161,7 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request, e *tenantEnt
 		a = got
 		s.assetCache.add(hash, a)
 	}
-	if theming.AssetExts[a.ContentType] != name[65:] {
+	if theming.AssetExt(a.ContentType) != name[65:] {
 		s.writeError(w, r, errAssetNotFound)
 		return
 	}

@@ -43,9 +43,9 @@ type BuiltinEmail struct {
 // not pass them.
 var BrandVariables = []string{"brand_name", "support_email"}
 
-// BuiltinEmails are the e-mails every tenant has. A tenant may override
-// any of them (same name, same variables).
-var BuiltinEmails = map[string]BuiltinEmail{
+// builtinEmails are the e-mails every tenant has. A tenant may override
+// any of them (same name, same variables). Read only.
+var builtinEmails = map[string]BuiltinEmail{
 	"welcome_email": {
 		Template: EmailTemplate{
 			Subject: `Welcome to {{.brand_name}}, {{.user_name}}`,
@@ -75,7 +75,15 @@ var BuiltinEmails = map[string]BuiltinEmail{
 }
 
 // EmailNames returns the built-in template names, sorted.
-func EmailNames() []string { return slices.Sorted(maps.Keys(BuiltinEmails)) }
+func EmailNames() []string { return slices.Sorted(maps.Keys(builtinEmails)) }
+
+// LookupBuiltinEmail returns the built-in e-mail called name, and whether
+// there is one. The caller owns the returned slices.
+func LookupBuiltinEmail(name string) (BuiltinEmail, bool) {
+	b, ok := builtinEmails[name]
+	b.Variables, b.Optional = slices.Clone(b.Variables), slices.Clone(b.Optional)
+	return b, ok
+}
 
 // CompiledEmail is a validated template ready to render. It is safe for
 // concurrent use.
@@ -93,7 +101,7 @@ type CompiledEmail struct {
 // BrandVariables). An empty part takes the built-in one. Errors are
 // CodeInvalid and name the part ("subject", "html", "text") or "name".
 func CompileEmail(name string, t EmailTemplate) (*CompiledEmail, error) {
-	b, ok := BuiltinEmails[name]
+	b, ok := builtinEmails[name]
 	if !ok {
 		return nil, whitelabel.Invalid("name", "unknown e-mail template %q (built in: %s)", name, strings.Join(EmailNames(), ", "))
 	}

@@ -16,6 +16,20 @@ func TestBuiltinEmailsCompile(t *testing.T) {
 	}
 }
 
+func TestLookupBuiltinEmail(t *testing.T) {
+	b, ok := LookupBuiltinEmail("welcome_email")
+	if !ok || b.Template.Subject == "" || len(b.Variables) == 0 {
+		t.Fatalf("LookupBuiltinEmail(welcome_email) = %+v, %v; want the built-in", b, ok)
+	}
+	b.Variables[0] = "changed"
+	if again, _ := LookupBuiltinEmail("welcome_email"); again.Variables[0] == "changed" {
+		t.Error("LookupBuiltinEmail returned shared Variables")
+	}
+	if _, ok := LookupBuiltinEmail("no_such_email"); ok {
+		t.Error("LookupBuiltinEmail(no_such_email) found one")
+	}
+}
+
 func TestRenderEmail(t *testing.T) {
 	b, _ := ParseBrand([]byte(`{"name":"Acme <Homes>","colors":{"primary":"#ff6b35"},"logo":{"primary":"/_edge/assets/` + strings.Repeat("ab", 32) + `.png"},"email":{"footer":"Acme Ltd, 1 Main St","support_email":"help@acme.com"}}`))
 	c, err := CompileEmail("welcome_email", EmailTemplate{})

@@ -22,9 +22,9 @@ const (
 	assetPathBase = "/_edge/assets/"
 )
 
-// AssetExts are the file extensions of our own asset paths, by content
-// type.
-var AssetExts = map[string]string{
+// assetExts are the file extensions of our own asset paths, by content
+// type. Read only.
+var assetExts = map[string]string{
 	"image/png":                "png",
 	"image/jpeg":               "jpg",
 	"image/webp":               "webp",
@@ -466,7 +466,11 @@ func AssetID(s string) (string, bool) {
 	return "", false
 }
 
+// AssetExt returns the file extension (without the dot) of asset paths
+// for contentType, or "" for a content type assets may not have.
+func AssetExt(contentType string) string { return assetExts[contentType] }
+
 // AssetPath returns the path the edge serves an asset at.
 func AssetPath(sha256Hex, contentType string) string {
-	return assetPathBase + sha256Hex + "." + AssetExts[contentType]
+	return assetPathBase + sha256Hex + "." + assetExts[contentType]
 }
