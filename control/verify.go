@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,11 @@ const (
 	DefaultVerifyInterval   = 5 * time.Second
 	DefaultVerifyLease      = 2 * time.Minute
 	DefaultVerifyTimeout    = 10 * time.Second
+
+	// verifyDialTimeout bounds connecting for the HTTP token check, and
+	// verifyKeepAlive is that connection's TCP keep-alive period.
+	verifyDialTimeout = 5 * time.Second
+	verifyKeepAlive   = 30 * time.Second
 )
 
 // DefaultVerifyBackoff returns the wait before each check of a pending
@@ -63,6 +69,12 @@ type VerifyConfig struct {
 	Lease time.Duration
 	// Timeout bounds one domain's check. Default 10s.
 	Timeout time.Duration
+	// AllowPrivateTargets lets the HTTP token check connect to addresses
+	// that are not public (loopback, private, link-local, shared and other
+	// special-purpose ranges; see publicAddr). Off by default, so a
+	// partner's A record cannot point the control plane at internal
+	// services; tests whose DNS answers 127.0.0.1 turn it on.
+	AllowPrivateTargets bool
 }
 
 func (c VerifyConfig) withDefaults() (VerifyConfig, error) {
@@ -112,11 +124,13 @@ type verifier struct {
 	store whitelabel.DomainCheckStore
 	dns   *dns.Client
 	http  *http.Client
+	dial  *net.Dialer // the HTTP token check's connections
 	wake  chan struct{}
 }
 
 func newVerifier(s *Server, st whitelabel.DomainCheckStore) *verifier {
-	v := &verifier{s: s, cfg: s.cfg.Verify, store: st, dns: &dns.Client{Timeout: 3 * time.Second}, wake: make(chan struct{}, 1)}
+	v := &verifier{s: s, cfg: s.cfg.Verify, store: st, dns: &dns.Client{Timeout: 3 * time.Second}, wake: make(chan struct{}, 1),
+		dial: &net.Dialer{Timeout: verifyDialTimeout, KeepAlive: verifyKeepAlive}}
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           v.dialViaResolver,
@@ -365,7 +379,9 @@ func (v *verifier) fetchToken(ctx context.Context, d *whitelabel.TenantDomain) (
 }
 
 // dialViaResolver dials the first A record the configured resolver gives
-// for the host, so the HTTP check sees what the DNS check sees.
+// for the host, so the HTTP check sees what the DNS check sees. Records
+// that are not public addresses are skipped unless
+// VerifyConfig.AllowPrivateTargets is set.
 func (v *verifier) dialViaResolver(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -375,11 +391,56 @@ func (v *verifier) dialViaResolver(ctx context.Context, network, addr string) (n
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
+	var refused []string
 	for _, rr := range rrs {
-		if a, ok := rr.(*dns.A); ok {
-			return d.DialContext(ctx, "tcp4", net.JoinHostPort(a.A.String(), port))
+		a, ok := rr.(*dns.A)
+		if !ok {
+			continue
 		}
+		ip, ok := netip.AddrFromSlice(a.A)
+		if !ok {
+			continue
+		}
+		if ip = ip.Unmap(); !v.cfg.AllowPrivateTargets && !publicAddr(ip) {
+			refused = append(refused, ip.String())
+			continue
+		}
+		return v.dial.DialContext(ctx, "tcp4", net.JoinHostPort(ip.String(), port))
+	}
+	if len(refused) > 0 {
+		return nil, fmt.Errorf("address of %s is not public: %s", host, strings.Join(refused, ", "))
 	}
 	return nil, fmt.Errorf("no A record for %s", host)
+}
+
+// nonPublicPrefixes are special-purpose ranges (RFC 6890 and its IANA
+// registries) that netip's predicates do not cover.
+var nonPublicPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),       // this network
+	netip.MustParsePrefix("100.64.0.0/10"),   // shared address space (carrier-grade NAT)
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and limited broadcast
+	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64, which may lead to any IPv4 address
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+}
+
+// publicAddr reports whether ip is a global unicast address on the public
+// internet: not loopback, private, link-local (cloud metadata services
+// live there), multicast, unspecified or another special-purpose range.
+func publicAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+		return false
+	}
+	for _, p := range nonPublicPrefixes {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
 }
