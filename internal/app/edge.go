@@ -27,6 +27,10 @@ func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 	if err != nil {
 		return nil, noop, err
 	}
+	meter, release, err := addBandwidthMeter(cfg, src, reg, log, release)
+	if err != nil {
+		return nil, noop, err
+	}
 	usage, _ := src.(whitelabel.UsageWriter)
 	assets, _ := src.(whitelabel.AssetSource) // both stores are; nil serves no assets
 	routes := make([]edge.Route, 0, len(cfg.Routes))
@@ -41,6 +45,7 @@ func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 	e, err := edge.New(ctx, edge.Config{
 		Registry:           reg,
 		Limiter:            limiter,
+		Bandwidth:          meter,
 		RouteCosts:         routeCosts(cfg),
 		Usage:              usage,
 		EdgeID:             cfg.EdgeID,
