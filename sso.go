@@ -115,8 +115,14 @@ func ValidatePathPrefixes(field string, paths []string) error {
 	return nil
 }
 
-// PathMatches reports whether path falls under prefix: equal, or prefix
-// ends in "/", or the next character of path is "/".
+// PathMatches reports whether path falls under prefix, segment by
+// segment: path equals prefix, or continues it with a new segment
+// ("/public" matches "/public" and "/public/x", never "/publicity"), or
+// prefix ends in "/" and path starts with it ("/public/" matches
+// "/public/x" but not "/public"; "/" matches every path). Both are
+// compared as given: the edge refuses requests whose path is not clean
+// (no ".", ".." or empty segments, no encoded "/"), so that a path
+// matched here is the path the upstream serves.
 func PathMatches(prefix, path string) bool {
 	if !strings.HasPrefix(path, prefix) {
 		return false

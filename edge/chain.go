@@ -34,12 +34,14 @@ func (s *Server) layers() []middleware {
 		s.edgeEndpoints,
 		s.withObservability,
 		s.resolve,
+		s.hygiene, // canonical paths, body cap (hygiene.go)
 		s.currentInfo,
 		s.lifecycle,
 		s.themeEndpoints,
 		s.bandwidthLimit,
 		s.rateLimit,
 		s.sso,
+		s.edgeReserved, // unanswered /_edge/ paths: 404 (hygiene.go)
 	}
 }
 

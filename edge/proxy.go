@@ -71,11 +71,18 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 var protoHTTP, protoHTTPS = []string{"http"}, []string{"https"}
 
 // proxyError answers a failed round trip, the way Caddy's statusError
-// does: client gone 499 (logged, nothing written), timeout 504, anything
-// else 502; each with the branded page or JSON from writeError.
+// does: a request body over MaxRequestBody 413, client gone 499 (logged,
+// nothing written), timeout 504, anything else 502; each with the
+// branded page or JSON from writeError.
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateFrom(r.Context())
 	st.err = err
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		// The client's body passed MaxRequestBody (hygiene.go): its
+		// fault, not the upstream's.
+		s.writeError(w, r, errBodyTooLarge)
+		return
+	}
 	kind := upstreamErrorKind(r.Context(), err)
 	s.metrics.upstreamErrors.WithLabelValues(kind).Inc()
 	switch kind {

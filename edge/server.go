@@ -132,6 +132,12 @@ type Config struct {
 	// TLSConfig on the HTTPS listener and HTTPHandler on the plain one.
 	// Nil: plain HTTP only, Handler everywhere.
 	TLS *TLSConfig
+	// MaxRequestBody is the largest request body, in bytes, the edge
+	// accepts (see hygiene.go): a larger Content-Length is refused with
+	// 413 before the upstream is called, and a chunked body is cut there
+	// (413 too). Default DefaultMaxRequestBody (32 MiB); negative means
+	// no limit.
+	MaxRequestBody int64
 }
 
 // withDefaults returns c with zero fields filled, or an error naming the
@@ -227,6 +233,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.UsageFlushInterval < 0 {
 		return c, errors.New("edge: UsageFlushInterval must not be negative")
+	}
+	if c.MaxRequestBody == 0 {
+		c.MaxRequestBody = DefaultMaxRequestBody
 	}
 	return c, nil
 }

@@ -114,7 +114,7 @@ func TestAssets(t *testing.T) {
 		{"wrong extension", "acme.example.test", "/_edge/assets/" + hash + ".jpg", 404},
 		{"not in the brand", "acme.example.test", "/_edge/assets/" + strings.Repeat("ef", 32) + ".png", 404},
 		{"in the brand, not in the store", "acme.example.test", "/_edge/assets/" + other + ".ico", 404},
-		{"traversal", "acme.example.test", "/_edge/assets/../theme.css", 404},
+		{"traversal", "acme.example.test", "/_edge/assets/../theme.css", 400}, // unclean path (hygiene.go)
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if resp, body := e.do(t, "GET", tt.host, tt.path, nil); resp.StatusCode != tt.want {

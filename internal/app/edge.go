@@ -65,6 +65,7 @@ func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 		Assets:             assets,
 		AssetCacheBytes:    int64(cfg.AssetCacheMB) << 20,
 		DisableInjection:   !cfg.ThemeInject,
+		MaxRequestBody:     maxRequestBody(cfg.MaxRequestBody),
 	})
 	if err != nil {
 		release()
@@ -131,4 +132,13 @@ func RunEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 		}
 	}
 	return err
+}
+
+// maxRequestBody turns MAX_REQUEST_BODY (0: no limit) into
+// edge.Config.MaxRequestBody (0: the default, negative: no limit).
+func maxRequestBody(n int) int64 {
+	if n == 0 {
+		return -1
+	}
+	return int64(n)
 }

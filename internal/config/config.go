@@ -71,6 +71,7 @@ type Config struct {
 	RouteCosts         []RouteCost      `yaml:"route_costs"`
 	ThemeInject        bool             `yaml:"theme_inject"`
 	AssetCacheMB       int              `yaml:"asset_cache_mb"`
+	MaxRequestBody     int              `yaml:"max_request_body"`
 }
 
 // RouteCost is one route cost rule (YAML only): requests matching Method
@@ -107,6 +108,7 @@ func Defaults() Config {
 		UsageFlushInterval: 10 * time.Second,
 		ThemeInject:        true,
 		AssetCacheMB:       64,
+		MaxRequestBody:     32 << 20,
 	}
 }
 
@@ -285,6 +287,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateTLS()...)
 	if c.AssetCacheMB < 0 {
 		errs = append(errs, errors.New("ASSET_CACHE_MB must not be negative"))
+	}
+	if c.MaxRequestBody < 0 {
+		errs = append(errs, errors.New("MAX_REQUEST_BODY must not be negative"))
 	}
 	if c.MetricsTenantCap < 0 {
 		errs = append(errs, errors.New("METRICS_TENANT_CAP must not be negative"))

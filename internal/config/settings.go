@@ -133,6 +133,8 @@ var settings = []setting{
 		func(c *Config) *bool { return &c.ThemeInject }),
 	integer("asset-cache-mb", "ASSET_CACHE_MB", "size of the edge's in-memory cache of brand assets, in MiB (default 64)",
 		func(c *Config) *int { return &c.AssetCacheMB }),
+	integer("max-request-body", "MAX_REQUEST_BODY", "largest request body the edge accepts, in bytes; larger ones are refused with 413 (default 33554432, 32 MiB; 0 for no limit)",
+		func(c *Config) *int { return &c.MaxRequestBody }),
 	str("edge-tls-addr", "EDGE_TLS_ADDR", "edge HTTPS listen address; set, it turns TLS on (certmagic) and EDGE_ADDR answers ACME HTTP-01 and redirects to HTTPS (default empty: plain HTTP only)",
 		func(c *Config) *string { return &c.EdgeTLSAddr }),
 	str("acme-directory", "ACME_DIRECTORY", "ACME directory URL of the CA (default Let's Encrypt production)",
