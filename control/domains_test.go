@@ -1,6 +1,8 @@
 package control
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,9 +149,45 @@ func TestDomainsAPI(t *testing.T) {
 	})
 }
 
-// TestVerifyWorker runs the background worker: pending → verified once
-// the TXT appears, pending → failed after the window, active → moved when
-// the records disappear.
+// checkRecorder passes the worker's results through to the store and
+// reports each one written, as the worker computed it.
+type checkRecorder struct {
+	whitelabel.DomainCheckStore
+	done chan whitelabel.DomainCheckResult
+}
+
+func (c *checkRecorder) FinishDomainCheck(ctx context.Context, r whitelabel.DomainCheckResult, audit *whitelabel.AuditEntry) error {
+	d := *r.Domain
+	err := c.DomainCheckStore.FinishDomainCheck(ctx, r, audit)
+	if err == nil {
+		r.Domain = &d
+		select {
+		case c.done <- r:
+		default: // the test no longer listens
+		}
+	}
+	return err
+}
+
+// next returns the next result written for domain, skipping others.
+func (c *checkRecorder) next(t *testing.T, domain string) whitelabel.DomainCheckResult {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case r := <-c.done:
+			if r.Domain.Domain == domain {
+				return r
+			}
+		case <-deadline:
+			t.Fatalf("no check of %s written within 30s", domain)
+		}
+	}
+}
+
+// TestVerifyWorker runs the background worker: pending checks back off
+// as configured, pending → verified once the TXT appears, pending →
+// failed after the window, active → moved when the records disappear.
 func TestVerifyWorker(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st whitelabel.Store) {
 		dns := testdns.Start(t)
@@ -158,6 +196,8 @@ func TestVerifyWorker(t *testing.T) {
 				Backoff: []time.Duration{0, 50 * time.Millisecond}, Recheck: 100 * time.Millisecond, MovedAfter: 2,
 				Window: time.Hour}
 		})
+		checks := &checkRecorder{DomainCheckStore: e.srv.verifier.store, done: make(chan whitelabel.DomainCheckResult, 256)}
+		e.srv.verifier.store = checks
 		e.runWorker()
 		p := e.createPartner("p")
 		id := idOf(e.createTenant(p, "acme", map[string]any{"plan": "premium"}))
@@ -170,20 +210,35 @@ func TestVerifyWorker(t *testing.T) {
 			}
 			return string(got.Status)
 		}
-		time.Sleep(200 * time.Millisecond)
-		mustEqual(t, "status without record", status("a.example"), "pending")
+		// Without the record each check leaves a.example pending with the
+		// reason, counts the attempt and schedules the next one after the
+		// backoff (50ms, raised to the 1s floor). The clock is moved to
+		// that time, so the second check does not wait for it.
+		for attempt := 1; attempt <= 2; attempt++ {
+			r := checks.next(t, "a.example")
+			mustEqual(t, "status after check without record", r.Domain.Status, whitelabel.DomainPending)
+			mustEqual(t, "attempts after check without record", r.Attempts, attempt)
+			if !strings.Contains(r.Domain.LastCheckError, "no TXT record") {
+				t.Errorf("check %d: last_check_error = %q, want the missing TXT record", attempt, r.Domain.LastCheckError)
+			}
+			if r.Domain.LastCheckedAt == nil || r.NextCheckAt == nil || r.NextCheckAt.Sub(*r.Domain.LastCheckedAt) != time.Second {
+				t.Fatalf("check %d: last checked %v, next check %v; want the next 1s after", attempt, r.Domain.LastCheckedAt, r.NextCheckAt)
+			}
+			e.clock.Advance(time.Second)
+		}
+		mustEqual(t, "stored status without record", status("a.example"), "pending")
 		dns.SetTXT("_whitelabel-challenge.a.example", d["verification_token"].(string))
-		waitFor(t, "a.example verified", 5*time.Second, func() bool { return status("a.example") == "verified" })
+		waitFor(t, "a.example verified", 30*time.Second, func() bool { return status("a.example") == "verified" })
 
 		e.clock.Advance(2 * time.Hour) // past the window
-		waitFor(t, "never.example failed", 5*time.Second, func() bool { return status("never.example") == "failed" })
+		waitFor(t, "never.example failed", 30*time.Second, func() bool { return status("never.example") == "failed" })
 		got, _ := st.GetDomain(t.Context(), "never.example")
 		if got.LastCheckError == "" {
 			t.Error("failed domain has no last_check_error")
 		}
 
 		dns.SetTXT("_whitelabel-challenge.a.example")
-		waitFor(t, "a.example moved", 5*time.Second, func() bool { return status("a.example") == "moved" })
+		waitFor(t, "a.example moved", 30*time.Second, func() bool { return status("a.example") == "moved" })
 	})
 }
 
