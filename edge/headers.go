@@ -38,6 +38,19 @@ func stripUntrusted(h http.Header) {
 	}
 }
 
+// withoutUntrusted returns a copy of h without the headers stripUntrusted
+// deletes, with room for extra more: cheaper than stripping a clone that
+// the caller would then grow. The value slices are h's.
+func withoutUntrusted(h http.Header, extra int) http.Header {
+	out := make(http.Header, len(h)+extra)
+	for name, v := range h {
+		if !isTrustedName(name) {
+			out[name] = v
+		}
+	}
+	return out
+}
+
 // isTrustedName reports whether name is reserved for the edge.
 func isTrustedName(name string) bool {
 	if len(name) < len("x-edge-") { // the shortest reserved name or prefix

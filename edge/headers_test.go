@@ -35,7 +35,11 @@ func FuzzStripUntrusted(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name string) {
 		h := http.Header{name: {"v"}, "Accept": {"*/*"}}
+		copied := withoutUntrusted(h, 0)
 		stripUntrusted(h)
+		if len(copied) != len(h) || (len(h[name]) != 0) != (len(copied[name]) != 0) {
+			t.Fatalf("withoutUntrusted = %v, stripUntrusted left %v", copied, h)
+		}
 		norm := strings.ReplaceAll(strings.ToLower(name), "_", "-")
 		reserved := strings.HasPrefix(norm, "x-auth-") || strings.HasPrefix(norm, "x-edge-")
 		for _, n := range trustedNames {

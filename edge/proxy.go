@@ -42,8 +42,10 @@ func (s *Server) newProxy() *httputil.ReverseProxy {
 func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	st := stateFrom(pr.In.Context())
 	pr.SetURL(s.cfg.Upstream)
-	h := pr.Out.Header
-	stripUntrusted(h)
+	// The clone ReverseProxy made is sized for the client's headers; the
+	// ten or more set here would grow it (a new table and a rehash).
+	h := withoutUntrusted(pr.Out.Header, outHeaders+len(st.identity))
+	pr.Out.Header = h
 	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
 		st.fwd[0] = ip
 		h["X-Forwarded-For"] = st.fwd[0:1:1]
@@ -66,6 +68,12 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		h[k] = v
 	}
 }
+
+// outHeaders is how many headers rewrite sets besides identity:
+// X-Forwarded-For, -Host, -Proto, X-Request-Id and the five tenant
+// headers; plus User-Agent, which ReverseProxy adds when the client sent
+// none.
+const outHeaders = 10
 
 // X-Forwarded-Proto values, shared by every request.
 var protoHTTP, protoHTTPS = []string{"http"}, []string{"https"}
