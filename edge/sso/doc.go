@@ -25,7 +25,16 @@
 // State lives server-side in a whitelabel.SessionStore (the store, or
 // [Redis] for a fleet): the cookie holds only a random id, whose SHA-256
 // is the stored key. Logins in progress are keyed by their random state
-// value, capped per browser, and consumed once.
+// value, capped per browser, and consumed once. Sessions read from the
+// store are cached for 30 seconds (cache.go), so signed-in users keep
+// working through a short store outage; logout clears this edge's cache,
+// but another edge may honour a revoked session until its cached copy
+// is that old.
+//
+// Paths are compared as received: the edge refuses unclean ones (dot
+// segments, "//", encoded "/", "\" or ".") before the gate, and answers
+// 404 for /_edge/ paths nobody serves, so a public or /_edge/ prefix
+// cannot be used to reach a protected path.
 //
 // Read gate.go first, then login.go.
 package sso

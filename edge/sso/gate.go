@@ -41,6 +41,15 @@ type Config struct {
 	Audience string
 	// StoreTimeout bounds each call to Sessions. Default 5s.
 	StoreTimeout time.Duration
+	// SessionCacheTTL is how long a session read from Sessions is used
+	// without reading it again: signed-in users keep their access for
+	// that long while the store is down. Logout on this edge removes the
+	// session from its cache at once, but other edges may honour a
+	// revoked session for up to SessionCacheTTL. Default 30s; negative
+	// disables the cache.
+	SessionCacheTTL time.Duration
+	// SessionCacheSize bounds the sessions cached. Default 10000.
+	SessionCacheSize int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives refused logins and store errors. Default
@@ -55,6 +64,8 @@ type Gate struct {
 
 	mu     sync.Mutex
 	opened map[openKey]whitelabel.SSOSecrets // opened secrets per config version
+
+	sessions *sessionCache // nil: disabled
 }
 
 type openKey struct {
@@ -97,7 +108,18 @@ func New(cfg Config) (*Gate, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Gate{cfg: cfg, log: cfg.Logger, opened: map[openKey]whitelabel.SSOSecrets{}}, nil
+	g := &Gate{cfg: cfg, log: cfg.Logger, opened: map[openKey]whitelabel.SSOSecrets{}}
+	if cfg.SessionCacheTTL == 0 {
+		cfg.SessionCacheTTL = 30 * time.Second
+	}
+	if cfg.SessionCacheSize <= 0 {
+		cfg.SessionCacheSize = 10000
+	}
+	if cfg.SessionCacheTTL > 0 {
+		g.sessions = &sessionCache{ttl: cfg.SessionCacheTTL, max: cfg.SessionCacheSize, m: map[string]cachedSession{}}
+	}
+	g.cfg = cfg
+	return g, nil
 }
 
 // Paths the gate answers.
@@ -147,7 +169,10 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request, tc *whitelabel.Tena
 
 // Protected reports whether path needs a signed-in user under cfgs: it
 // falls under some config's ProtectedPaths (none listed means "/") and
-// under no config's PublicPaths. /_edge/ paths never do.
+// under no config's PublicPaths (whitelabel.PathMatches, whole
+// segments). /_edge/ paths never do: the edge answers those it serves
+// and refuses the rest with 404 (edge/hygiene.go). path must be clean;
+// the edge refuses requests whose path is not.
 func Protected(cfgs []whitelabel.SSOConfig, path string) bool {
 	if strings.HasPrefix(path, "/_edge/") {
 		return false

@@ -310,6 +310,7 @@ func (g *Gate) logout(w http.ResponseWriter, r *http.Request, tc *whitelabel.Ten
 	}
 	sess, _ := g.session(r, tc)
 	if v := cookieValue(r, sessionCookie); v != "" {
+		g.sessions.remove(hashID(v))
 		ctx, cancel := g.storeCtx(r.Context())
 		err := g.cfg.Sessions.DeleteSession(ctx, hashID(v))
 		cancel()

@@ -24,21 +24,28 @@ const (
 )
 
 // session returns r's session if its cookie names an unexpired session
-// of this tenant on this host; nil otherwise. A session of another
+// of this tenant on this host; nil otherwise. Sessions read from the
+// store are cached for SessionCacheTTL (cache.go). A session of another
 // tenant or host is ignored: it is worthless here.
 func (g *Gate) session(r *http.Request, tc *whitelabel.TenantConfig) (*whitelabel.SSOSession, error) {
 	v := cookieValue(r, sessionCookie)
 	if v == "" {
 		return nil, nil
 	}
-	ctx, cancel := g.storeCtx(r.Context())
-	defer cancel()
-	s, err := g.cfg.Sessions.GetSession(ctx, hashID(v), g.cfg.Now())
-	if whitelabel.ErrorCodeOf(err) == whitelabel.CodeNotFound {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
+	id, now := hashID(v), g.cfg.Now()
+	s := g.sessions.get(id, now)
+	if s == nil {
+		ctx, cancel := g.storeCtx(r.Context())
+		defer cancel()
+		var err error
+		s, err = g.cfg.Sessions.GetSession(ctx, id, now)
+		if whitelabel.ErrorCodeOf(err) == whitelabel.CodeNotFound {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		g.sessions.put(s, now)
 	}
 	if s.TenantID != tc.Tenant.ID || s.Host != hostOf(r) {
 		return nil, nil
