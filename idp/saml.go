@@ -27,8 +27,8 @@ import (
 
 // SAML is the SAML 2.0 provider: one service provider per tenant host
 // (metadata at SAMLMetadataPath, ACS at SAMLACSPath), SP-initiated with
-// the HTTP-Redirect binding, responses by HTTP-POST, signed responses or
-// assertions required. IdP-initiated responses are refused unless the
+// the HTTP-Redirect binding, responses by HTTP-POST, signed assertions
+// required (a signed Response around an unsigned Assertion is refused). IdP-initiated responses are refused unless the
 // configuration allows them.
 type SAML struct {
 	o Options
@@ -300,8 +300,8 @@ func (p *SAML) AuthorizationURL(ctx context.Context, c *Config, st *whitelabel.S
 	return u.String(), nil
 }
 
-// ProcessCallback verifies the posted SAMLResponse: signature by the IdP's
-// certificate, audience, destination, validity window and, for an
+// ProcessCallback verifies the posted SAMLResponse: the Assertion's own
+// signature by the IdP's certificate (a signed Response is not enough), audience, destination, validity window and, for an
 // SP-initiated login, InResponseTo. The response itself never reaches a
 // log: only the private cause crewjam/saml found.
 func (p *SAML) ProcessCallback(ctx context.Context, c *Config, st *whitelabel.SSOLoginState, r *http.Request) (*Identity, error) {
@@ -318,6 +318,14 @@ func (p *SAML) ProcessCallback(ctx context.Context, c *Config, st *whitelabel.SS
 	a, err := sp.ParseResponse(r, ids)
 	if err != nil {
 		return nil, refusedErr(ScrubSAML(err), "the SAML response was refused")
+	}
+	// crewjam/saml accepts an unsigned Assertion inside a signed
+	// Response. We require the Assertion's own signature: crewjam
+	// verifies a Signature an Assertion carries (refusing a bad one even
+	// in a signed Response) and returns it in a.Signature, so a nil one
+	// means the IdP did not sign the Assertion.
+	if a.Signature == nil {
+		return nil, refused("the SAML assertion is not signed; configure the IdP to sign assertions")
 	}
 	id := &Identity{}
 	if a.Subject != nil && a.Subject.NameID != nil {

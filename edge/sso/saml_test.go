@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -19,11 +20,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/crewjam/saml/samlidp"
+	dsig "github.com/russellhaering/goxmldsig"
 )
 
 // startSAMLIdP runs crewjam/saml's samlidp in process with one user.
 func startSAMLIdP(t *testing.T) *httptest.Server {
+	t.Helper()
+	hs, _, _ := startSAMLIdPKey(t)
+	return hs
+}
+
+// startSAMLIdPKey is startSAMLIdP, also returning the IdP's signing key
+// and certificate.
+func startSAMLIdPKey(t *testing.T) (*httptest.Server, *rsa.PrivateKey, *x509.Certificate) {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -46,7 +57,47 @@ func startSAMLIdP(t *testing.T) *httptest.Server {
 	hs.Start()
 	t.Cleanup(hs.Close)
 	put(t, hs.URL+"/users/alice", `{"name":"alice","password":"hunter2","email":"alice@acme.com","groups":["staff"]}`)
-	return hs
+	return hs, key, cert
+}
+
+// resignResponse signs the SAML Response x again with the IdP's key,
+// after removing its signature and, with stripAssertion, its Assertion's,
+// so that only the Response is signed.
+func resignResponse(t *testing.T, x []byte, key *rsa.PrivateKey, cert *x509.Certificate, stripAssertion bool) []byte {
+	t.Helper()
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(x); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Root()
+	unsign := func(el *etree.Element) {
+		for _, c := range el.ChildElements() {
+			if c.Tag == "Signature" {
+				el.RemoveChild(c)
+			}
+		}
+	}
+	unsign(root)
+	for _, c := range root.ChildElements() {
+		if c.Tag == "Assertion" && stripAssertion {
+			unsign(c)
+		}
+	}
+	ctx := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}))
+	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
+		t.Fatal(err)
+	}
+	signed, err := ctx.SignEnveloped(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.SetRoot(signed)
+	out, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func put(t *testing.T, u, body string) {
@@ -124,7 +175,7 @@ func postACS(t *testing.T, w *world, br *http.Client, form url.Values) *http.Res
 
 func TestSAMLFlowThroughEdge(t *testing.T) {
 	w := newWorld(t)
-	idpSrv := startSAMLIdP(t)
+	idpSrv, idpKey, idpCert := startSAMLIdPKey(t)
 	a := w.tenant("acme")
 	cfg := w.api("PUT", "/tenants/"+strconv.FormatInt(a, 10)+"/sso/saml", map[string]any{"idp_metadata_url": idpSrv.URL + "/metadata", "name": "Acme SAML"}, 200)
 	if cfg["sp_private_key_set"] != true || cfg["sp_certificate"] == "" {
@@ -180,6 +231,19 @@ func TestSAMLFlowThroughEdge(t *testing.T) {
 	sigRE := regexp.MustCompile(`(?s)<ds:Signature.*?</ds:Signature>`)
 	tamper("unsigned", func(x []byte) []byte { return sigRE.ReplaceAll(x, nil) })
 	tamper("wrongly signed", func(x []byte) []byte { return bytes.ReplaceAll(x, []byte("alice@acme.com"), []byte("admin@acme.com")) })
+	// Signed assertions are required: a validly signed Response around
+	// an unsigned Assertion is not enough.
+	tamper("assertion unsigned in a signed response", func(x []byte) []byte { return resignResponse(t, x, idpKey, idpCert, true) })
+	// The control: re-signing the Response alone keeps it acceptable.
+	t.Run("response re-signed", func(t *testing.T) {
+		br := w.browser()
+		form := samlLogin(t, w, br, idpSrv.URL)
+		x, _ := base64.StdEncoding.DecodeString(form.Get("SAMLResponse"))
+		form.Set("SAMLResponse", base64.StdEncoding.EncodeToString(resignResponse(t, x, idpKey, idpCert, false)))
+		if res := postACS(t, w, br, form); res.StatusCode != 303 {
+			t.Errorf("re-signed response = %d, want 303", res.StatusCode)
+		}
+	})
 
 	// IdP-initiated (no RelayState) is off by default.
 	t.Run("unsolicited", func(t *testing.T) {
