@@ -26,7 +26,7 @@ import (
 func (s *Server) withObservability(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateFrom(r.Context())
-		st.route = s.routeOf(r)
+		st.route, st.routeIdx = s.routeOf(r)
 		st.recorder = recorder{ResponseWriter: w}
 		rec := &st.recorder
 		st.rec = rec

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/estatecore/whitelabel"
 )
@@ -128,6 +129,22 @@ func BenchmarkSnapshotPatch(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		bld.patch(snap, 2, []whitelabel.TenantConfig{tc}, nil, timeNow())
+	}
+}
+
+// BenchmarkObserveRequest measures counting one finished request in the
+// metrics: a tenant's series are found in its cache (metrics.go), not by
+// label values.
+func BenchmarkObserveRequest(b *testing.B) {
+	s, err := New(b.Context(), Config{Source: newFakeSource(tenant(1, "acme", whitelabel.StatusActive)), Plans: whitelabel.DefaultPlans(),
+		BaseDomain: "example.test", Upstream: mustURL(b, "http://127.0.0.1:1"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := &reqState{tenant: s.snap.Load().lookupHost("acme.example.test"), route: otherRoute, upstreamDur: time.Millisecond}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.metrics.observeRequest(st, http.MethodGet, http.StatusOK, time.Millisecond)
 	}
 }
 

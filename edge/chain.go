@@ -70,6 +70,7 @@ type reqState struct {
 	fwd      [2]string
 	tenant   *tenantEntry // set by resolve; nil until then or for unknown hosts
 	route    string
+	routeIdx int       // route's index for metrics (routeOf)
 	rec      *recorder // the observed ResponseWriter (&recorder); nil for /_edge/
 	bodyIn   *countingBody
 	recorder recorder // rec's storage: one allocation for the request's state

@@ -25,6 +25,8 @@ const (
 type metrics struct {
 	tenantInHistograms bool
 	tenants            tenantLabels
+	routes             []string // label of each route index (routeOf); the last is otherRoute
+	other              *seriesCache
 
 	requests       *prometheus.CounterVec   // code, method, route, tenant
 	duration       *prometheus.HistogramVec // code, method, route[, tenant]
@@ -38,6 +40,11 @@ type metrics struct {
 func newMetrics(s *Server) (*metrics, error) {
 	c := s.cfg
 	m := &metrics{tenantInHistograms: c.MetricsTenantLabel, tenants: tenantLabels{max: int64(c.MetricsTenantCap)}}
+	for _, rt := range c.Routes {
+		m.routes = append(m.routes, rt.Name)
+	}
+	m.routes = append(m.routes, otherRoute)
+	m.other = m.newSeriesCache(otherLabel)
 	histLabels := []string{"code", "method", "route"}
 	upLabels := []string{"route"}
 	if c.MetricsTenantLabel {
@@ -115,21 +122,90 @@ func (s *Server) newMetricsHandler() http.Handler {
 
 // observeRequest counts one finished request.
 func (m *metrics) observeRequest(st *reqState, method string, status int, dur time.Duration) {
-	code := codeClass(status)
-	meth := methodLabel(method)
-	tenant := m.tenants.label(st.tenant)
-	m.requests.WithLabelValues(code, meth, st.route, tenant).Inc()
-	if m.tenantInHistograms {
-		m.duration.WithLabelValues(code, meth, st.route, tenant).Observe(dur.Seconds())
-		if st.upstreamDur > 0 {
-			m.upstream.WithLabelValues(st.route, tenant).Observe(st.upstreamDur.Seconds())
-		}
-		return
-	}
-	m.duration.WithLabelValues(code, meth, st.route).Observe(dur.Seconds())
+	c := m.seriesOf(st.tenant)
+	rs := c.request(m, codeIndex(status), methodIndex(method), st.routeIdx)
+	rs.requests.Inc()
+	rs.duration.Observe(dur.Seconds())
 	if st.upstreamDur > 0 {
-		m.upstream.WithLabelValues(st.route).Observe(st.upstreamDur.Seconds())
+		c.upstream(m, st.routeIdx).Observe(st.upstreamDur.Seconds())
 	}
+}
+
+// seriesCache holds the series of one tenant label, each created on first
+// use: a request then finds its series by index instead of hashing its
+// label values into the vectors. Series are never deleted from the
+// vectors, so a cached one stays valid. Safe for concurrent use.
+type seriesCache struct {
+	tenant string
+	req    []atomic.Pointer[requestSeries]  // by (code, method, route) index
+	up     []atomic.Pointer[upstreamSeries] // by route index
+}
+
+// requestSeries are the request counter and duration histogram of one
+// label set; upstreamSeries the upstream histogram of one.
+type requestSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+type upstreamSeries struct{ prometheus.Observer }
+
+func (m *metrics) newSeriesCache(tenant string) *seriesCache {
+	return &seriesCache{
+		tenant: tenant,
+		req:    make([]atomic.Pointer[requestSeries], len(codeClasses)*len(methodLabels)*len(m.routes)),
+		up:     make([]atomic.Pointer[upstreamSeries], len(m.routes)),
+	}
+}
+
+// seriesOf returns the series cache of e's tenant label: e's own once
+// its key is admitted (tenantLabels), else the shared one of otherLabel.
+func (m *metrics) seriesOf(e *tenantEntry) *seriesCache {
+	if e == nil {
+		return m.other
+	}
+	if c := e.series.Load(); c != nil {
+		return c
+	}
+	c := m.other
+	if label := m.tenants.label(e); label != otherLabel {
+		c = m.newSeriesCache(label)
+	}
+	if !e.series.CompareAndSwap(nil, c) {
+		c = e.series.Load()
+	}
+	return c
+}
+
+func (c *seriesCache) request(m *metrics, code, method, route int) *requestSeries {
+	slot := &c.req[(code*len(methodLabels)+method)*len(m.routes)+route]
+	if rs := slot.Load(); rs != nil {
+		return rs
+	}
+	cl, ml, rl := codeClasses[code], methodLabels[method], m.routes[route]
+	rs := &requestSeries{requests: m.requests.WithLabelValues(cl, ml, rl, c.tenant)}
+	if m.tenantInHistograms {
+		rs.duration = m.duration.WithLabelValues(cl, ml, rl, c.tenant)
+	} else {
+		rs.duration = m.duration.WithLabelValues(cl, ml, rl)
+	}
+	slot.CompareAndSwap(nil, rs) // a racing twin holds the same series
+	return rs
+}
+
+func (c *seriesCache) upstream(m *metrics, route int) prometheus.Observer {
+	slot := &c.up[route]
+	if us := slot.Load(); us != nil {
+		return us.Observer
+	}
+	us := &upstreamSeries{}
+	if m.tenantInHistograms {
+		us.Observer = m.upstream.WithLabelValues(m.routes[route], c.tenant)
+	} else {
+		us.Observer = m.upstream.WithLabelValues(m.routes[route])
+	}
+	slot.CompareAndSwap(nil, us)
+	return us.Observer
 }
 
 // tenantLabels admits tenant keys as label values, first come first
@@ -165,32 +241,41 @@ func (l *tenantLabels) label(e *tenantEntry) string {
 	return e.key
 }
 
-var codeClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+// codeClasses and methodLabels are the code and method label values;
+// codeIndex and methodIndex give a request's.
+var (
+	codeClasses  = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+	methodLabels = [...]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace, "OTHER"}
+)
 
-func codeClass(status int) string {
+// codeIndex is status's index in codeClasses: its class, or "other".
+func codeIndex(status int) int {
 	if status >= 100 && status < 600 {
-		return codeClasses[status/100-1]
+		return status/100 - 1
 	}
-	return "other"
+	return len(codeClasses) - 1
 }
 
-// methodLabel keeps the standard methods and folds the rest.
-func methodLabel(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
-		return m
+// methodIndex is m's index in methodLabels: the standard methods are
+// kept, the rest fold to "OTHER".
+func methodIndex(m string) int {
+	for i, l := range methodLabels[:len(methodLabels)-1] {
+		if m == l {
+			return i
+		}
 	}
-	return "OTHER"
+	return len(methodLabels) - 1
 }
 
-// routeOf names r's route for metrics (see Route).
-func (s *Server) routeOf(r *http.Request) string {
+// routeOf names r's route for metrics (see Route) and gives its index
+// in metrics.routes: len(Routes) for otherRoute.
+func (s *Server) routeOf(r *http.Request) (string, int) {
 	for i := range s.cfg.Routes {
 		rt := &s.cfg.Routes[i]
 		if (rt.Method == "" || rt.Method == r.Method) && strings.HasPrefix(r.URL.Path, rt.PathPrefix) {
-			return rt.Name
+			return rt.Name, i
 		}
 	}
-	return otherRoute
+	return otherRoute, len(s.cfg.Routes)
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/estatecore/whitelabel"
@@ -37,6 +38,9 @@ type tenantEntry struct {
 
 	// themeSt is the tenant's theme, built on first use (theme.go).
 	themeSt themeState
+	// series caches the tenant's metric series, set on its first
+	// finished request (metrics.go).
+	series atomic.Pointer[seriesCache]
 }
 
 // publicInfo is the body of /api/white-label/current/info.
