@@ -214,8 +214,17 @@ func (v *verifier) runCheck(ctx context.Context, c *whitelabel.DomainCheck) erro
 	res := v.check(ctx, t, &d)
 	r, audit := v.apply(t, &d, c.Attempts, res, false)
 	err = v.store.FinishDomainCheck(ctx, r, audit)
-	if code := whitelabel.ErrorCodeOf(err); code == whitelabel.CodeNotFound || code == whitelabel.CodePreconditionFailed {
-		return nil // deleted, or changed by the edge or a user meanwhile; its claim lapses
+	switch whitelabel.ErrorCodeOf(err) {
+	case whitelabel.CodeNotFound:
+		return nil // deleted meanwhile
+	case whitelabel.CodePreconditionFailed:
+		// Changed by the edge (verified → active) or a user meanwhile:
+		// release the claim and check the new state next, rather than
+		// leaving the domain hidden until the lease ends.
+		if err := v.store.ScheduleDomainCheck(ctx, d.Domain, v.s.now(), false); err != nil && whitelabel.ErrorCodeOf(err) != whitelabel.CodeNotFound {
+			return fmt.Errorf("release check of domain %q: %w", d.Domain, err)
+		}
+		return nil
 	}
 	return err
 }

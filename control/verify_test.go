@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/estatecore/whitelabel"
 	"github.com/estatecore/whitelabel/internal/testdns"
@@ -107,4 +108,43 @@ func TestVerifyDialTimeout(t *testing.T) {
 	if d.KeepAlive <= 0 {
 		t.Errorf("dialer KeepAlive = %v, want > 0", d.KeepAlive)
 	}
+}
+
+// TestVerifyCheckLosesRace: a check whose result loses to a change made
+// meanwhile (the edge turned the domain active) releases its claim, so
+// the domain is checked again at once instead of after the lease.
+func TestVerifyCheckLosesRace(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st whitelabel.Store) {
+		dns := testdns.Start(t)
+		e := newEnv(t, st, func(c *Config) { c.Verify.Resolver = dns.Addr; c.Verify.HTTPPort = 1 })
+		p := e.createPartner("p")
+		id := idOf(e.createTenant(p, "acme", map[string]any{"plan": "premium"}))
+		d := e.must(201, "POST", tenantPath(id, "domains"), apiKey(p.key), map[string]any{"domain": "race.example"}).obj(t)
+		dns.SetTXT("_whitelabel-challenge.race.example", d["verification_token"].(string))
+		v := e.must(200, "POST", tenantPath(id, "domains", "race.example", "verify"), apiKey(p.key), nil).obj(t)
+		mustEqual(t, "status", v["status"], any("verified"))
+
+		// The worker claims the re-check of the verified domain …
+		dc := st.(whitelabel.DomainCheckStore)
+		later := e.clock.Now().Add(DefaultVerifyRecheck + time.Minute)
+		cs, err := dc.ClaimDueDomains(t.Context(), later, DefaultVerifyLease, 10)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("ClaimDueDomains = %d checks, %v; want 1", len(cs), err)
+		}
+		// … the edge records the certificate meanwhile …
+		now := e.clock.Now()
+		audit := &whitelabel.AuditEntry{Actor: "edge", TargetType: "domain", TargetID: "race.example", PartnerID: p.id, TenantID: id}
+		if err := st.(whitelabel.DomainCertStore).RecordDomainCertificate(t.Context(), "race.example", "Test CA", now, now.Add(90*24*time.Hour), audit); err != nil {
+			t.Fatal(err)
+		}
+		// … so the check's write is refused, and the claim is released.
+		e.clock.Advance(DefaultVerifyRecheck + time.Minute)
+		if err := e.srv.verifier.runCheck(t.Context(), cs[0]); err != nil {
+			t.Fatalf("runCheck: %v", err)
+		}
+		again, err := dc.ClaimDueDomains(t.Context(), e.clock.Now(), DefaultVerifyLease, 10)
+		if err != nil || len(again) != 1 || again[0].Status != whitelabel.DomainActive {
+			t.Errorf("after the lost write: claimed %v, %v; want race.example (active) due at once", again, err)
+		}
+	})
 }
