@@ -35,6 +35,11 @@ import (
 const (
 	e2eBase  = "estatecore.test"
 	e2eAdmin = "e2e-admin-token-0123456789"
+	// e2eWait bounds every wait in these tests: each polls until its
+	// condition holds, so a passing run takes a fraction of it, and it is
+	// sized for -race on a loaded two-core machine, where an ACME order
+	// against Pebble can take many seconds.
+	e2eWait = 2 * time.Minute
 )
 
 func quietLog() *slog.Logger {
@@ -82,7 +87,10 @@ func newTLSEdge(t *testing.T, st whitelabel.Store, upstream string, pb *acmetest
 		t.Fatalf("EdgeTLSConfig: %v", err)
 	}
 	if pg, ok := st.(*postgres.Store); ok {
-		tc.Storage = pg.CertStorage(postgres.CertStorageOptions{LockLease: 5 * time.Second, LockPollInterval: 50 * time.Millisecond})
+		// A lease far longer than any order: no holder dies here, and a
+		// short one could lapse while a loaded machine delays its refresh,
+		// letting the second edge order too.
+		tc.Storage = pg.CertStorage(postgres.CertStorageOptions{LockLease: time.Minute, LockPollInterval: 50 * time.Millisecond})
 	}
 	if os.Getenv("E2E_LOG") != "" {
 		tc.ZapLogger, _ = zap.NewDevelopment()
@@ -108,7 +116,7 @@ func newTLSEdge(t *testing.T, st whitelabel.Store, upstream string, pb *acmetest
 // handshake dials the edge's HTTPS port with SNI name and verifies the
 // chain against Pebble's root.
 func (e *tlsEdge) handshake(name string, pb *acmetest.Pebble) (*tls.ConnectionState, error) {
-	d := &net.Dialer{Timeout: 5 * time.Second}
+	d := &net.Dialer{Timeout: e2eWait} // connect and handshake
 	c, err := tls.DialWithDialer(d, "tcp", e.tlsAddr, &tls.Config{ServerName: name, RootCAs: pb.IssuerRoots, NextProtos: []string{"h2", "http/1.1"}})
 	if err != nil {
 		return nil, err
@@ -128,7 +136,7 @@ func (e *tlsEdge) httpsClient(pb *acmetest.Pebble) *http.Client {
 			return (&net.Dialer{}).DialContext(ctx, network, e.tlsAddr)
 		},
 	}
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return &http.Client{Transport: tr, Timeout: e2eWait}
 }
 
 // ctl is the control API on a store, with its worker running.
@@ -186,7 +194,7 @@ func (c *ctl) tenant(sub string) string {
 	tn := c.call(201, "POST", "/tenants", map[string]any{"name": "T " + sub, "subdomain": sub, "contact_email": "a@" + sub + ".example",
 		"plan": "premium", "partner_id": p["id"]})
 	path := "/tenants/" + strconv.Itoa(int(tn["id"].(float64)))
-	waitUntil(c.t, "tenant active", 5*time.Second, func() bool { return c.call(200, "GET", path, nil)["status"] == "active" })
+	waitUntil(c.t, "tenant active", e2eWait, func() bool { return c.call(200, "GET", path, nil)["status"] == "active" })
 	return path
 }
 
@@ -258,7 +266,7 @@ func TestCustomDomainTLSEndToEnd(t *testing.T) {
 	}
 
 	// The HTTP token alternative is answered by the edge from the snapshot.
-	waitUntil(t, "edge sees the pending domain", 5*time.Second, func() bool {
+	waitUntil(t, "edge sees the pending domain", e2eWait, func() bool {
 		req, _ := http.NewRequest("GET", "http://"+e.httpAddr+"/.well-known/whitelabel-challenge/"+pending["verification_token"].(string), nil)
 		req.Host = "pending.acme-e2e.test"
 		res, err := http.DefaultClient.Do(req)
@@ -278,7 +286,7 @@ func TestCustomDomainTLSEndToEnd(t *testing.T) {
 	if v["status"] != "verified" {
 		t.Fatalf("status after verify = %v (%v)", v["status"], v["last_check_error"])
 	}
-	waitUntil(t, name+" active", 60*time.Second, func() bool { return domainStatus(t, st, name) == whitelabel.DomainActive })
+	waitUntil(t, name+" active", e2eWait, func() bool { return domainStatus(t, st, name) == whitelabel.DomainActive })
 	t.Logf("verify → active against Pebble: %v", time.Since(start).Round(time.Millisecond))
 	got := c.call(200, "GET", tp+"/domains/"+name, nil)
 	if got["certificate_issuer"] == "" || got["certificate_not_after"] == nil || got["certificate_not_before"] == nil {
@@ -330,17 +338,17 @@ func TestCustomDomainTLSEndToEnd(t *testing.T) {
 		t.Fatalf("IDN stored as %v, want %s", idn["domain"], idnA)
 	}
 	dns.SetTXT("_whitelabel-challenge."+idnA, idn["verification_token"].(string))
-	waitUntil(t, "IDN active", 60*time.Second, func() bool { return domainStatus(t, st, idnA) == whitelabel.DomainActive })
+	waitUntil(t, "IDN active", e2eWait, func() bool { return domainStatus(t, st, idnA) == whitelabel.DomainActive })
 	if _, err := e.handshake(idnA, pb); err != nil {
 		t.Fatalf("handshake for IDN: %v", err)
 	}
 	dns.SetTXT("_whitelabel-challenge." + idnA)
-	waitUntil(t, "IDN moved", 10*time.Second, func() bool { return domainStatus(t, st, idnA) == whitelabel.DomainMoved })
-	waitUntil(t, "moved IDN no longer served", 10*time.Second, func() bool { _, err := e.handshake(idnA, pb); return err != nil })
+	waitUntil(t, "IDN moved", e2eWait, func() bool { return domainStatus(t, st, idnA) == whitelabel.DomainMoved })
+	waitUntil(t, "moved IDN no longer served", e2eWait, func() bool { _, err := e.handshake(idnA, pb); return err != nil })
 
 	// Delete: no longer served, no certificate left to renew.
 	c.call(204, "DELETE", tp+"/domains/"+name, nil)
-	waitUntil(t, "deleted domain no longer served", 10*time.Second, func() bool { _, err := e.handshake(name, pb); return err != nil })
+	waitUntil(t, "deleted domain no longer served", e2eWait, func() bool { _, err := e.handshake(name, pb); return err != nil })
 	if n := pb.Orders(); n != 2 {
 		t.Errorf("ACME orders at the end = %d, want 2 (one per verified domain)", n)
 	}
@@ -371,11 +379,11 @@ func TestTwoEdgesSharePostgresCertificates(t *testing.T) {
 	dns.SetTXT("_whitelabel-challenge."+name, d["verification_token"].(string))
 	start := time.Now()
 	c.call(200, "POST", tp+"/domains/"+name+"/verify", nil)
-	waitUntil(t, name+" active", 60*time.Second, func() bool { return domainStatus(t, st, name) == whitelabel.DomainActive })
+	waitUntil(t, name+" active", e2eWait, func() bool { return domainStatus(t, st, name) == whitelabel.DomainActive })
 	t.Logf("verify → active with two edges on PostgreSQL: %v", time.Since(start).Round(time.Millisecond))
 	for i, e := range []*tlsEdge{a, b} {
 		var cs *tls.ConnectionState
-		waitUntil(t, "edge serves the certificate", 30*time.Second, func() bool { cs, err = e.handshake(name, pb); return err == nil })
+		waitUntil(t, "edge serves the certificate", e2eWait, func() bool { cs, err = e.handshake(name, pb); return err == nil })
 		res, err := e.httpsClient(pb).Get("https://" + name + "/")
 		if err != nil {
 			t.Fatalf("edge %d HTTPS: %v", i, err)
