@@ -25,15 +25,8 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 )
 
-// startSAMLIdP runs crewjam/saml's samlidp in process with one user.
-func startSAMLIdP(t *testing.T) *httptest.Server {
-	t.Helper()
-	hs, _, _ := startSAMLIdPKey(t)
-	return hs
-}
-
-// startSAMLIdPKey is startSAMLIdP, also returning the IdP's signing key
-// and certificate.
+// startSAMLIdPKey runs crewjam/saml's samlidp in process with one user,
+// and returns it with its signing key and certificate.
 func startSAMLIdPKey(t *testing.T) (*httptest.Server, *rsa.PrivateKey, *x509.Certificate) {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
