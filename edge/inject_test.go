@@ -153,6 +153,7 @@ func TestInjectHTML(t *testing.T) {
 			up := newUpstream(t, tt.handler)
 			e := startEdge(t, activeSource(), up.URL, nil)
 			resp, body := rawGet(t, e, "GET", "/", tt.reqHdr)
+			wireLen := len(body)
 			if got := resp.Header.Get("Content-Encoding"); got != tt.coding {
 				t.Fatalf("Content-Encoding = %q, want %q", got, tt.coding)
 			}
@@ -183,8 +184,12 @@ func TestInjectHTML(t *testing.T) {
 					i = strings.Index(want, "<body>") + len("<body>")
 					want = want[:i] + snip + want[i:]
 				}
-				if resp.Header.Get("Content-Length") != "" || resp.ContentLength != -1 {
-					t.Errorf("Content-Length %q (%d) kept on an injected response", resp.Header.Get("Content-Length"), resp.ContentLength)
+				// The upstream's length must go. A page that had one is
+				// not flushed write by write, so net/http may send the
+				// length of what was written instead: then it must be
+				// the injected body's.
+				if cl := resp.Header.Get("Content-Length"); cl != "" && cl != strconv.Itoa(wireLen) {
+					t.Errorf("Content-Length %q on an injected response of %d bytes", cl, wireLen)
 				}
 			}
 			if string(body) != want {
