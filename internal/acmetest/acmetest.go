@@ -32,8 +32,24 @@ type Pebble struct {
 	orders atomic.Int64
 }
 
-// Orders returns how many new-order requests Pebble received.
+// Orders returns how many certificate orders Pebble created. A new-order
+// request it refused does not count: Pebble rejects a share of good
+// nonces on purpose (PEBBLE_WFE_NONCEREJECT, 5% by default) and the ACME
+// client then sends the same request again, for one order.
 func (p *Pebble) Orders() int64 { return p.orders.Load() }
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
 
 // Start runs Pebble until the test ends. Its validator asks dnsAddr
 // (TCP) and connects to httpPort for HTTP-01 and tlsPort for TLS-ALPN-01.
@@ -52,10 +68,15 @@ func Start(t testing.TB, dnsAddr string, httpPort, tlsPort int) *Pebble {
 	h := front.Handler()
 	p := &Pebble{}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/order-plz" {
+		if r.Method != http.MethodPost || r.URL.Path != "/order-plz" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		if rec.status == http.StatusCreated {
 			p.orders.Add(1)
 		}
-		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	p.Directory = srv.URL + wfe.DirectoryPath
