@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -44,10 +45,11 @@ func (s *Server) modifyResponse(resp *http.Response) error {
 //
 // Compressed bodies are decoded, injected and re-encoded with the same
 // coding, streaming too (BenchmarkInjectCoding compares this with
-// compressing at the edge). The length is unknown afterwards, so
-// Content-Length is dropped (HTTP/1.1 clients get chunked encoding), and
-// a strong ETag becomes weak because the bytes changed. A page that had
-// a length is still not flushed write by write as a stream would be.
+// compressing at the edge). A strong ETag becomes weak because the bytes
+// changed. An identity page with a length keeps an exact one (see
+// peekLength); otherwise Content-Length is dropped (HTTP/1.1 clients get
+// chunked encoding), and a page that had a length is still not flushed
+// write by write as a stream would be.
 func injectTheme(resp *http.Response) {
 	req := resp.Request
 	if req == nil || req.Method == http.MethodHead {
@@ -74,9 +76,15 @@ func injectTheme(resp *http.Response) {
 		return
 	}
 	snippet := st.tenant.themeOf().theme.Snippet
+	length := int64(-1)
 	switch coding {
 	case "", "identity":
-		resp.Body = theming.NewInjector(resp.Body, snippet)
+		in := theming.NewInjector(resp.Body, snippet)
+		if resp.ContentLength >= 0 {
+			resp.Body, length = peekLength(in, resp.ContentLength+int64(len(snippet)))
+		} else {
+			resp.Body = in
+		}
 	case "gzip", "x-gzip":
 		resp.Body = newEncodeReader(theming.NewInjector(&gzipDecoder{src: resp.Body}, snippet), coding)
 	case "br":
@@ -87,8 +95,12 @@ func injectTheme(resp *http.Response) {
 	if resp.ContentLength >= 0 && st.rec != nil {
 		st.rec.noFlush = true // a page, not a stream (see recorder)
 	}
-	resp.ContentLength = -1
-	resp.Header.Del("Content-Length")
+	resp.ContentLength = length
+	if length >= 0 {
+		resp.Header["Content-Length"] = []string{strconv.FormatInt(length, 10)}
+	} else {
+		resp.Header.Del("Content-Length")
+	}
 	resp.Header.Del("Content-MD5")
 	resp.Header.Del("Digest")
 	resp.Header.Del("Repr-Digest")
@@ -96,6 +108,68 @@ func injectTheme(resp *http.Response) {
 	if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
 		resp.Header.Set("ETag", "W/"+et)
 	}
+}
+
+// peekLength reads the start of an identity page through in until the
+// snippet is inserted, at most one pooled copy buffer (32 KiB), so the
+// page keeps a Content-Length: want (the upstream's length plus the
+// snippet's) once inserted, or the bytes read if the page ended first.
+// Chunked encoding would cost the client bytes and the edge a second
+// write per copied buffer. It returns a body replaying what was read,
+// then the rest, and -1 when neither happened within the buffer. The
+// insertion point is in the page's head, so this waits for little more
+// than the first read ReverseProxy would have waited for.
+func peekLength(in *theming.Injector, want int64) (io.ReadCloser, int64) {
+	bp := copyBuffers.Get().(*[]byte)
+	b := &replayBody{buf: bp, rest: in}
+	buf := *bp
+	n := 0
+	for !in.Injected && n < len(buf) {
+		m, err := in.Read(buf[n:])
+		n += m
+		if err != nil {
+			b.b, b.err = buf[:n], err
+			if err == io.EOF {
+				return b, int64(n)
+			}
+			return b, -1
+		}
+	}
+	b.b = buf[:n]
+	if in.Injected {
+		return b, want
+	}
+	return b, -1
+}
+
+// replayBody reads b, then err if set, else rest; Close returns the
+// buffer to copyBuffers.
+type replayBody struct {
+	buf  *[]byte
+	b    []byte
+	err  error
+	rest io.ReadCloser
+}
+
+func (r *replayBody) Read(p []byte) (int, error) {
+	if len(r.b) > 0 {
+		n := copy(p, r.b)
+		r.b = r.b[n:]
+		return n, nil
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.rest.Read(p)
+}
+
+func (r *replayBody) Close() error {
+	if r.buf != nil {
+		r.b = nil
+		copyBuffers.Put(r.buf)
+		r.buf = nil
+	}
+	return r.rest.Close()
 }
 
 // isHTML reports whether a Content-Type is text/html.
