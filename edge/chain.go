@@ -16,17 +16,22 @@ type middleware = func(http.Handler) http.Handler
 //  2. /_edge/ health endpoints, unlogged (edgeEndpoints)
 //  3. access log and metrics (withObservability)
 //  4. tenant resolution; unknown hosts stop here (resolve)
-//  5. /api/white-label/current/info from the snapshot (currentInfo)
-//  6. lifecycle gate (lifecycle), then /_edge/theme.css and
+//  5. path hygiene and the request body cap: unclean paths are 400,
+//     bodies over MaxRequestBody 413 (hygiene, hygiene.go); after
+//     resolution so the refusal carries the tenant's brand
+//  6. /api/white-label/current/info from the snapshot (currentInfo)
+//  7. lifecycle gate (lifecycle), then /_edge/theme.css and
 //     /_edge/assets/ (themeEndpoints, theme.go): before limits and SSO,
 //     because the login page needs them
-//  7. monthly bandwidth quota, an in-memory check (bandwidthLimit,
+//  8. monthly bandwidth quota, an in-memory check (bandwidthLimit,
 //     bandwidth.go), then rate limit and monthly API quota (rateLimit,
 //     limits.go); a tenant out of bytes spends no API quota
-//  8. SSO gate for tenants with SSO configurations (sso, sso.go)
-//  9. no theme layer: the proxy's ModifyResponse injects the theme
-//     into HTML responses (inject.go)
+//  9. SSO gate for tenants with SSO configurations (sso, sso.go)
+//  10. any /_edge/ path no layer above answered: 404, never the upstream
+//     (edgeReserved, hygiene.go)
 //
+// There is no theme layer: the proxy's ModifyResponse injects the theme
+// into HTML responses (inject.go),
 // and the proxy (s.proxy) is the handler at the end.
 func (s *Server) layers() []middleware {
 	return []middleware{
@@ -34,14 +39,14 @@ func (s *Server) layers() []middleware {
 		s.edgeEndpoints,
 		s.withObservability,
 		s.resolve,
-		s.hygiene, // canonical paths, body cap (hygiene.go)
+		s.hygiene,
 		s.currentInfo,
 		s.lifecycle,
 		s.themeEndpoints,
 		s.bandwidthLimit,
 		s.rateLimit,
 		s.sso,
-		s.edgeReserved, // unanswered /_edge/ paths: 404 (hygiene.go)
+		s.edgeReserved,
 	}
 }
 
