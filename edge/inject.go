@@ -81,10 +81,9 @@ func injectTheme(resp *http.Response) {
 	case "", "identity":
 		in := theming.NewInjector(resp.Body, snippet)
 		if resp.ContentLength >= 0 {
-			resp.Body, length = peekLength(in, resp.ContentLength+int64(len(snippet)))
-		} else {
-			resp.Body = in
+			length = peekLength(in, resp.ContentLength+int64(len(snippet)))
 		}
+		resp.Body = in
 	case "gzip", "x-gzip":
 		resp.Body = newEncodeReader(theming.NewInjector(&gzipDecoder{src: resp.Body}, snippet), coding)
 	case "br":
@@ -110,67 +109,28 @@ func injectTheme(resp *http.Response) {
 	}
 }
 
-// peekLength reads the start of an identity page through in until the
-// snippet is inserted, at most one pooled copy buffer (32 KiB), so the
+// peekLength reads the start of an identity page into in until the
+// snippet is inserted, at most 32 KiB (the proxy's copy buffer), so the
 // page keeps a Content-Length: want (the upstream's length plus the
-// snippet's) once inserted, or the bytes read if the page ended first.
-// Chunked encoding would cost the client bytes and the edge a second
-// write per copied buffer. It returns a body replaying what was read,
-// then the rest, and -1 when neither happened within the buffer. The
-// insertion point is in the page's head, so this waits for little more
-// than the first read ReverseProxy would have waited for.
-func peekLength(in *theming.Injector, want int64) (io.ReadCloser, int64) {
-	bp := copyBuffers.Get().(*[]byte)
-	b := &replayBody{buf: bp, rest: in}
-	buf := *bp
-	n := 0
-	for !in.Injected && n < len(buf) {
-		m, err := in.Read(buf[n:])
-		n += m
-		if err != nil {
-			b.b, b.err = buf[:n], err
-			if err == io.EOF {
-				return b, int64(n)
-			}
-			return b, -1
-		}
+// snippet's) once inserted, or the bytes read if the page ended first;
+// -1 when neither happened. Chunked encoding would cost the client bytes
+// and the edge a second write per copied buffer. The insertion point is
+// in the page's head, so this waits for little more than the first read
+// ReverseProxy would have waited for, and the bytes read wait in in's
+// buffer, not in a copy.
+func peekLength(in *theming.Injector, want int64) int64 {
+	held, ended := in.Peek(peekLimit)
+	switch {
+	case in.Injected:
+		return want
+	case ended:
+		return int64(held)
 	}
-	b.b = buf[:n]
-	if in.Injected {
-		return b, want
-	}
-	return b, -1
+	return -1
 }
 
-// replayBody reads b, then err if set, else rest; Close returns the
-// buffer to copyBuffers.
-type replayBody struct {
-	buf  *[]byte
-	b    []byte
-	err  error
-	rest io.ReadCloser
-}
-
-func (r *replayBody) Read(p []byte) (int, error) {
-	if len(r.b) > 0 {
-		n := copy(p, r.b)
-		r.b = r.b[n:]
-		return n, nil
-	}
-	if r.err != nil {
-		return 0, r.err
-	}
-	return r.rest.Read(p)
-}
-
-func (r *replayBody) Close() error {
-	if r.buf != nil {
-		r.b = nil
-		copyBuffers.Put(r.buf)
-		r.buf = nil
-	}
-	return r.rest.Close()
-}
+// peekLimit bounds peekLength's read-ahead.
+const peekLimit = 32 << 10
 
 // isHTML reports whether a Content-Type is text/html.
 func isHTML(ct string) bool {

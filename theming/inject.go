@@ -49,7 +49,11 @@ type Injector struct {
 	Injected bool
 }
 
-const injectBufSize = 4 << 10
+// injectBufSize is the pooled buffer's size. It is as large as the
+// proxy's copy buffer so that the first read takes all the source has
+// ready (an HTTP client's buffered response start, say): a smaller one
+// would split the page's first write to the client in two.
+const injectBufSize = 32 << 10
 
 var injectBufs = sync.Pool{New: func() any { b := make([]byte, 0, injectBufSize); return &b }}
 
@@ -72,6 +76,21 @@ func (in *Injector) Read(p []byte) (int, error) {
 		}
 		in.fill()
 	}
+}
+
+// Peek reads ahead from the source, returning nothing yet, until the
+// insertion point is found, the source ends or fails, or at least limit
+// bytes are held. It reports how many bytes of the source are held and
+// whether the source ended (io.EOF) within them; afterwards Injected is
+// final if the insertion point was found or the source ended. Read then
+// returns the held bytes (with the snippet) before reading on, without
+// another copy: a caller that wants the output length before the body,
+// as for a Content-Length, pays nothing extra for it.
+func (in *Injector) Peek(limit int) (held int, ended bool) {
+	for !in.done && len(in.buf) < limit {
+		in.fill()
+	}
+	return len(in.buf), in.srcErr == io.EOF
 }
 
 // consume drops the first n bytes of buf, which have been returned.

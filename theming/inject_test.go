@@ -2,6 +2,7 @@ package theming
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -49,6 +50,33 @@ func TestInjector(t *testing.T) {
 					t.Errorf("inject(%q) =\n%s\nwant\n%s", tt.in, got, tt.want)
 				}
 			})
+			// Peeking first changes nothing in the output; a peek
+			// large enough decides Injected and sees the end.
+			for _, limit := range []int{1, 16, 1 << 20} {
+				t.Run(fmt.Sprintf("%s/%s/peek %d", tt.name, rn, limit), func(t *testing.T) {
+					in := NewInjector(io.NopCloser(wrap(strings.NewReader(tt.in))), []byte(snip))
+					held, ended := in.Peek(limit)
+					if held > len(tt.in) {
+						t.Errorf("Peek held %d bytes of a %d-byte page", held, len(tt.in))
+					}
+					if limit == 1<<20 {
+						injected := tt.want != tt.in
+						if in.Injected != injected {
+							t.Errorf("after Peek, Injected = %v, want %v", in.Injected, injected)
+						}
+						if !injected && (!ended || held != len(tt.in)) {
+							t.Errorf("Peek of a page without insertion point = %d, %v; want %d, true", held, ended, len(tt.in))
+						}
+					}
+					got, err := io.ReadAll(in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if string(got) != tt.want {
+						t.Errorf("inject(%q) after Peek(%d) =\n%s\nwant\n%s", tt.in, limit, got, tt.want)
+					}
+				})
+			}
 		}
 	}
 }
