@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/estatecore/whitelabel/internal/testenv"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The tenant count spreads the load over shards as a real edge would.
@@ -55,6 +56,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { l.Close() })
 	ctx := context.Background()
 	now := time.Now()
 	b.Run("serial", func(b *testing.B) {
@@ -69,6 +71,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		n0, s0 := batchCounts(b, l)
 		var next atomic.Int64
 		b.RunParallel(func(pb *testing.PB) {
 			i := next.Add(1) * 7919
@@ -78,5 +81,42 @@ func BenchmarkRedisAllow(b *testing.B) {
 			}
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+		reportBatchSize(b, l, n0, s0)
 	})
+	// Many requests in flight, as on a busy edge: 32 goroutines per CPU.
+	b.Run("parallel-x32", func(b *testing.B) {
+		b.ReportAllocs()
+		n0, s0 := batchCounts(b, l)
+		var next atomic.Int64
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			i := next.Add(1) * 7919
+			for pb.Next() {
+				i++
+				l.Allow(ctx, Request{TenantID: i % benchTenants, Rate: 1e6, Burst: 1000, MonthlyLimit: 1 << 40, Now: now.Add(time.Duration(i) * 100)})
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+		reportBatchSize(b, l, n0, s0)
+	})
+}
+
+// batchCounts reads the pipeline size histogram: pipelines sent and
+// decisions in them.
+func batchCounts(tb testing.TB, l *Redis) (pipelines uint64, decisions float64) {
+	tb.Helper()
+	var m dto.Metric
+	if err := l.m.batchSize.Write(&m); err != nil {
+		tb.Fatal(err)
+	}
+	return m.Histogram.GetSampleCount(), m.Histogram.GetSampleSum()
+}
+
+// reportBatchSize reports the mean decisions per pipeline since counts
+// n0 and s0 were read.
+func reportBatchSize(b *testing.B, l *Redis, n0 uint64, s0 float64) {
+	n, s := batchCounts(b, l)
+	if n > n0 {
+		b.ReportMetric((s-s0)/float64(n-n0), "decisions/pipeline")
+	}
 }

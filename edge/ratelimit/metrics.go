@@ -16,6 +16,7 @@ type metrics struct {
 	redisErrors                         prometheus.Counter
 	fallbackEngaged                     prometheus.Gauge
 	transitions                         *prometheus.CounterVec // to
+	batchSize                           prometheus.Histogram   // redis only; nil otherwise
 }
 
 // newMetrics creates the collectors and registers them with reg when it
@@ -48,10 +49,19 @@ func newMetrics(reg prometheus.Registerer, backend string) (*metrics, error) {
 			Help: "Circuit breaker state changes by the state entered (open, closed).",
 		}, []string{"to"}),
 	}
+	cs := []prometheus.Collector{decisions, m.degraded, m.redisErrors, m.fallbackEngaged, m.transitions}
+	if backend == "redis" {
+		m.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "whitelabel_ratelimit_redis_batch_size", ConstLabels: cl,
+			Help:    "Decisions sent to Redis in one pipeline (one round trip).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 to maxBatch
+		})
+		cs = append(cs, m.batchSize)
+	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{decisions, m.degraded, m.redisErrors, m.fallbackEngaged, m.transitions} {
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register rate limit metrics: %w", err)
 		}

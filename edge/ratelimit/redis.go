@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +35,10 @@ const (
 type RedisConfig struct {
 	// Client is the Redis shared by the fleet: a *redis.Client, a
 	// *redis.ClusterClient or a ring. Required. The limiter does not close
-	// it.
+	// it. Set its ContextTimeoutEnabled option: go-redis ignores context
+	// deadlines without it, so a pipeline to a Redis that hangs would
+	// only end at the client's ReadTimeout (callers still leave at
+	// Timeout, but the breaker counts the failure that late).
 	Client redis.UniversalClient
 	// KeyPrefix starts every key. Default "wl:rl:". A tenant's keys are
 	// KeyPrefix+"{<tenant id>}:rate" (the GCRA state) and
@@ -42,8 +46,12 @@ type RedisConfig struct {
 	// an hour after the month ends); the braces are a hash tag, so a
 	// cluster keeps both in one slot and the script may touch both.
 	KeyPrefix string
-	// Timeout bounds one decision's round trip. Default 100ms. Redis being
-	// slower than this counts as a failure for the breaker.
+	// Timeout bounds how long one decision waits for Redis, waiting for
+	// a place in a pipeline included. Default 100ms. A pipeline is given
+	// up at nine tenths of the Timeout of the newest decision it carries,
+	// so that its failure is counted before the callers fall back; a
+	// failed pipeline is one failure for the breaker however many
+	// decisions it carried.
 	Timeout time.Duration
 	// Fallback decides while Redis is unreachable. Default FallbackLocal.
 	Fallback FallbackMode
@@ -52,9 +60,9 @@ type RedisConfig struct {
 	// burst. Default 1.
 	FleetSize int
 	// BreakerFailures is the number of consecutive failed round trips
-	// that opens the circuit breaker. While it is open no request waits
-	// for Redis: the fallback decides at once, and a background probe
-	// (PING) runs each backoff period. Default 3.
+	// (pipelines) that opens the circuit breaker. While it is open no
+	// request waits for Redis: the fallback decides at once, and a
+	// background probe (PING) runs each backoff period. Default 3.
 	BreakerFailures int
 	// BreakerBackoff is the first wait before probing an open breaker; it
 	// doubles after each failed probe up to BreakerMaxBackoff. Default 1s.
@@ -73,43 +81,66 @@ type RedisConfig struct {
 	// Logger receives breaker transitions. Default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the limiter's metrics
-	// (whitelabel_ratelimit_*{backend="redis"}). Nil means not registered.
+	// (whitelabel_ratelimit_*{backend="redis"}, and the pipeline sizes in
+	// whitelabel_ratelimit_redis_batch_size). Nil means not registered.
 	Registerer prometheus.Registerer
 }
 
 // Redis is a [Limiter] shared by a fleet of edges through Redis: a limit
 // of L/s with burst B holds for all edges together. Each decision is one
-// EVALSHA of a Lua script that checks the monthly count, runs GCRA on
-// Redis TIME and, only if both allow, stores the new GCRA state and
-// increments the monthly count (see script.go). Nothing is read in one
-// round trip and written in another, so concurrent edges cannot
-// over-admit.
+// EVALSHA (EVAL if Redis lost the script) of a Lua script that checks the
+// monthly count, runs GCRA on Redis TIME and, only if both allow, stores
+// the new GCRA state and increments the monthly count (see script.go).
+// Nothing is read in one round trip and written in another, so
+// concurrent edges cannot over-admit.
+//
+// Concurrent decisions share round trips (automatic pipelining, see
+// batch.go). Allow queues its script call and waits; a sender goroutine
+// sends everything queued as one pipeline, EVALSHA per decision, and
+// hands each caller its own reply. While two pipelines are in flight,
+// new calls queue up for the next, so under load one round trip carries
+// many decisions, while a lone request pays a hand-off to a sender and
+// back. Each decision is still its own atomic script execution:
+// pipelining changes neither the keys nor the script nor the accuracy,
+// only how many round trips the decisions take.
 //
 // Allow never returns an error and never waits for Redis longer than
 // Timeout: failures are counted, trip a circuit breaker after
-// BreakerFailures in a row, and the request is decided by the Fallback
-// mode with Decision.Degraded set. Redis is probed in the background and
-// the limiter goes back to it by itself when it answers.
+// BreakerFailures failed round trips in a row, and the request is decided
+// by the Fallback mode with Decision.Degraded set. Redis is probed in the
+// background and the limiter goes back to it by itself when it answers.
 //
-// Redis is safe for concurrent use.
+// Redis is safe for concurrent use. Its goroutines run only while it has
+// work, so an idle limiter holds none; Close waits for them, after which
+// the fallback decides.
 type Redis struct {
 	cfg      RedisConfig
 	local    *Local // fallback; nil unless FallbackLocal
 	m        *metrics
 	log      *slog.Logger
 	keyRate  string // KeyPrefix + "{"
+	months   monthCache
 	failures atomic.Int32
 	open     atomic.Bool  // breaker open: skip Redis
 	probing  atomic.Bool  // a probe is running
 	retryAt  atomic.Int64 // unix nanoseconds of the next probe
 	backoff  atomic.Int64 // current backoff, nanoseconds
+
+	calls sync.Pool // *call; see batch.go
+	mu    sync.Mutex
+	// Guarded by mu.
+	pending []*call   // queued for the next pipeline, oldest first
+	senders int       // sender goroutines running
+	idle    []*sender // scratch of the senders not running
+	closed  bool
+	wg      sync.WaitGroup // the senders and the breaker probe
 }
 
 var _ Limiter = (*Redis)(nil)
 
 // NewRedis returns a Redis limiter. It returns an error when Client is
 // nil, a setting is invalid, or the metrics cannot be registered. It does
-// not contact Redis.
+// not contact Redis and starts no goroutine; call Close when done with it.
 func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if cfg.Client == nil {
 		return nil, whitelabel.Invalid("Client", "a Redis client is required")
@@ -152,6 +183,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		cfg.Logger = slog.Default()
 	}
 	r := &Redis{cfg: cfg, log: cfg.Logger, keyRate: cfg.KeyPrefix + "{"}
+	r.calls.New = newCall
 	var err error
 	if r.m, err = newMetrics(cfg.Registerer, "redis"); err != nil {
 		return nil, fmt.Errorf("new redis limiter: %w", err)
@@ -170,37 +202,42 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	return r, nil
 }
 
-// Allow implements [Limiter]. The error is always nil.
+// Allow implements [Limiter]. The error is always nil. It waits at most
+// Timeout for its reply, and stops waiting when ctx ends (the fallback
+// then decides; the breaker does not count a caller that left).
 func (r *Redis) Allow(ctx context.Context, req Request) (Decision, error) {
 	req = req.normalized(r.cfg.Now)
 	var d Decision
+	var ok bool
 	if r.open.Load() {
 		r.maybeProbe()
-		d = r.fallback(req)
-	} else {
-		var err error
-		d, err = r.decide(ctx, req)
-		switch {
-		case err == nil:
-			if r.failures.Load() != 0 {
-				r.failures.Store(0)
-			}
-			if r.local != nil {
-				r.local.observeMonthly(req.TenantID, req.Now, d.MonthlyUsed)
-			}
-		case ctx.Err() != nil:
-			// The caller gave up (client gone); not Redis's fault.
-			d = r.fallback(req)
-		default:
-			r.m.redisErrors.Inc()
-			if n := r.failures.Add(1); int(n) >= r.cfg.BreakerFailures {
-				r.trip(err)
-			}
-			d = r.fallback(req)
+	} else if ctx.Err() == nil {
+		d, ok = r.decide(ctx, req)
+	}
+	if ok {
+		if r.local != nil {
+			r.local.observeMonthly(req.TenantID, req.Now, d.MonthlyUsed)
 		}
+	} else {
+		d = r.fallback(req)
 	}
 	r.m.count(&d)
 	return d, nil
+}
+
+// Close stops the limiter: the calls still queued are decided by the
+// fallback, and Close waits for the pipelines in flight and a running
+// breaker probe, so no goroutine of the limiter outlives it. Afterwards
+// Allow decides every request by the Fallback mode, with
+// Decision.Degraded set. Close does not close the Client; call it before
+// closing the Client. It always returns nil and may be called more than
+// once.
+func (r *Redis) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.wg.Wait()
+	return nil
 }
 
 // Degraded reports whether the breaker is open, so the fallback decides.
@@ -230,8 +267,9 @@ func (r *Redis) fallback(req Request) Decision {
 	return d
 }
 
-// trip opens the breaker if it is closed.
-func (r *Redis) trip(cause error) {
+// trip opens the breaker, if it is closed, after failures failed round
+// trips.
+func (r *Redis) trip(failures int32, cause error) {
 	if !r.open.CompareAndSwap(false, true) {
 		return
 	}
@@ -241,7 +279,7 @@ func (r *Redis) trip(cause error) {
 	r.m.fallbackEngaged.Set(1)
 	r.m.transitions.WithLabelValues("open").Inc()
 	r.log.Warn("rate limit: Redis unreachable, fallback engaged",
-		"fallback", string(r.cfg.Fallback), "failures", r.failures.Load(), "retry_in", b, "err", cause)
+		"fallback", string(r.cfg.Fallback), "failures", failures, "retry_in", b, "err", cause)
 }
 
 // maybeProbe starts a background probe of Redis when the backoff has
@@ -250,12 +288,20 @@ func (r *Redis) maybeProbe() {
 	if r.cfg.Now().UnixNano() < r.retryAt.Load() || !r.probing.CompareAndSwap(false, true) {
 		return
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		r.probing.Store(false)
+		return
+	}
+	r.wg.Add(1)
 	go r.probe()
 }
 
 // probe pings Redis once: success closes the breaker, failure doubles the
 // backoff.
 func (r *Redis) probe() {
+	defer r.wg.Done()
 	defer r.probing.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), max(r.cfg.Timeout, 250*time.Millisecond))
 	err := r.cfg.Client.Ping(ctx).Err()
@@ -275,31 +321,48 @@ func (r *Redis) probe() {
 	r.log.Debug("rate limit: Redis probe failed", "retry_in", b, "err", err)
 }
 
-// decide runs the script for a normalized request.
-func (r *Redis) decide(ctx context.Context, req Request) (Decision, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	defer cancel()
-	mk := monthOf(req.Now)
-	reset := monthStart(mk + 1)
-	id := strconv.FormatInt(req.TenantID, 10)
-	ms := monthStart(mk)
-	keys := []string{
-		r.keyRate + id + "}:rate",
-		r.keyRate + id + "}:m:" + ms.Format("2006-01"),
+// roundTripDone updates the breaker after a pipeline in which ok
+// decisions got a reply and failure is the first error, if any. A
+// pipeline without a single reply is one failed round trip; one with a
+// reply shows Redis answering and resets the count.
+func (r *Redis) roundTripDone(ok int, failure error) {
+	if failure != nil {
+		r.m.redisErrors.Inc()
 	}
-	rate := 0.0
-	if req.Rate > 0 {
-		rate = req.Rate
+	if ok > 0 {
+		if r.failures.Load() != 0 {
+			r.failures.Store(0)
+		}
+		return
 	}
-	v, err := allowScript.Run(ctx, r.cfg.Client, keys,
-		req.Burst, strconv.FormatFloat(rate, 'g', -1, 64), req.Cost,
-		max(req.MonthlyLimit, 0), reset.Add(monthlyKeyGrace).Unix()).Slice()
+	if n := r.failures.Add(1); int(n) >= r.cfg.BreakerFailures {
+		r.trip(n, fmt.Errorf("rate limit script: %w", failure))
+	}
+}
+
+// decide runs the script for a normalized request in a pipeline. It
+// reports false when Redis did not decide: the caller gave up, the round
+// trip failed (its sender counted that) or the reply was malformed.
+func (r *Redis) decide(ctx context.Context, req Request) (Decision, bool) {
+	mk, reset := r.months.month(req.Now)
+	c := r.calls.Get().(*call)
+	r.fill(c, &req, mk, reset)
+	if !r.roundTrip(ctx, c) {
+		return Decision{}, false
+	}
+	var res scriptResult
+	err := c.err
+	if err == nil {
+		var v []any
+		if v, err = c.cmd.Slice(); err == nil {
+			if res, err = parseResult(v); err != nil {
+				r.m.redisErrors.Inc()
+			}
+		}
+	}
+	r.release(c)
 	if err != nil {
-		return Decision{}, fmt.Errorf("rate limit script: %w", err)
-	}
-	res, err := parseResult(v)
-	if err != nil {
-		return Decision{}, err
+		return Decision{}, false
 	}
 	d := Decision{
 		MonthlyUsed:  res.used,
@@ -322,7 +385,7 @@ func (r *Redis) decide(ctx context.Context, req Request) (Decision, error) {
 		d.Code = whitelabel.CodeQuotaExceeded
 		d.RetryAfter = reset.Sub(req.Now)
 	}
-	return d, nil
+	return d, true
 }
 
 var errBadReply = errors.New("rate limit script: unexpected reply")

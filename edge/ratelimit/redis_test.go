@@ -28,6 +28,7 @@ func newTestRedis(t *testing.T, c redis.UniversalClient, cfg RedisConfig) *Redis
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
+	t.Cleanup(func() { r.Close() }) // before the client closes
 	return r
 }
 

@@ -35,7 +35,13 @@ const monthlyKeyGrace = time.Hour
 // rwz/redis-gcra); it is inlined here because redis_rate takes whole
 // requests per period only and cannot add the monthly counter to the same
 // round trip.
-var allowScript = redis.NewScript(`
+//
+// The limiter sends it with EVALSHA in a pipeline, and with EVAL (which
+// caches it again) when Redis answers NOSCRIPT; see batch.go.
+var allowScript = redis.NewScript(allowSource)
+
+// allowSource is the text of allowScript.
+const allowSource = `
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -74,4 +80,4 @@ end
 used = redis.call("INCRBY", KEYS[2], cost)
 redis.call("EXPIREAT", KEYS[2], mexpire)
 return {0, remaining, "0", tostring(reset_after), used}
-`)
+`

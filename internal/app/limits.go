@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -15,7 +16,8 @@ import (
 // NewLimiter returns the edge's rate limiter for RATE_LIMIT_BACKEND: a
 // local one, or one on REDIS_URL shared by the fleet (with
 // RATE_LIMIT_FALLBACK and FLEET_SIZE). Its metrics go to reg. The
-// returned close releases the Redis client; it is never nil.
+// returned close stops the limiter (waiting for its pipelines in flight)
+// and then releases the Redis client; it is never nil.
 func NewLimiter(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (ratelimit.Limiter, func() error, error) {
 	noop := func() error { return nil }
 	if cfg.RateLimitBackend != "redis" {
@@ -31,8 +33,11 @@ func NewLimiter(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) 
 	}
 	// A decision must never wait long for Redis: the limiter's own
 	// timeout (100ms) bounds each call, and no retries hide failures from
-	// its breaker.
+	// its breaker. ContextTimeoutEnabled lets that timeout end a pipeline
+	// to a hung Redis too, rather than only the read timeout, so the
+	// breaker hears of the failure in time.
 	opt.MaxRetries = -1
+	opt.ContextTimeoutEnabled = true
 	opt.DialTimeout = 200 * time.Millisecond
 	opt.ReadTimeout = 200 * time.Millisecond
 	opt.WriteTimeout = 200 * time.Millisecond
@@ -48,7 +53,7 @@ func NewLimiter(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) 
 		client.Close()
 		return nil, noop, fmt.Errorf("rate limiter: %w", err)
 	}
-	return l, client.Close, nil
+	return l, func() error { return errors.Join(l.Close(), client.Close()) }, nil
 }
 
 // routeCosts converts the configured rules.

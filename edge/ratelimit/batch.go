@@ -1,0 +1,316 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Automatic pipelining. Concurrent decisions share round trips: Allow
+// queues a call and waits for its answer, and sender goroutines take
+// everything queued (up to maxBatch), send it as one pipeline and answer
+// each call with its own reply. While the pipelines are in flight new
+// calls queue up and form the next one, so batches grow with load. Each
+// decision is still one atomic script execution; only the round trips
+// are shared.
+//
+// Callers never talk to Redis themselves, so each waits with its own
+// timer and ctx: a Redis that hangs, or a client that ignores context
+// deadlines, cannot hold a caller past Timeout.
+//
+// Senders run only while there is work: a call queued while fewer than
+// maxSenders run starts one, and a sender returns when it finds the
+// queue empty. An idle limiter holds no goroutine, and Close waits for
+// the running ones.
+
+// maxBatch caps the decisions in one pipeline; further calls wait for
+// the next one.
+const maxBatch = 256
+
+// maxSenders is the number of pipelines in flight at once. With one, a
+// request arriving while another's round trip is in flight would wait
+// for that round trip and then make its own, so two concurrent requests
+// would take twice as long as without pipelining; with two they proceed
+// side by side, and under load one pipeline fills while the other is in
+// flight, which keeps Redis busy.
+const maxSenders = 2
+
+// Reasons a call was answered without a reply from Redis. The sender has
+// done any failure accounting already; Allow only falls back.
+var (
+	errClosed      = errors.New("rate limit: limiter closed")
+	errBreakerOpen = errors.New("rate limit: circuit breaker open")
+	errExpired     = errors.New("rate limit: timeout while queued")
+)
+
+// Call states. A queued call moves to exactly one of callDone (a sender
+// answered it and signals done) or callAbandoned (its caller stopped
+// waiting; the sender that finds it recycles it).
+const (
+	callQueued int32 = iota
+	callDone
+	callAbandoned
+)
+
+// Script command names and arguments, boxed once so that filling a call
+// allocates nothing.
+var (
+	argEvalSHA any = "evalsha"
+	argEval    any = "eval"
+	argSHA     any = allowScript.Hash()
+	argSource  any = allowSource
+	argNumKeys any = "2"
+)
+
+// call is one decision on its way to Redis. Calls are pooled. args
+// points at the call's own fields (go-redis writes *string, *int64 and
+// *float64 arguments), so a reused call sends new values without boxing
+// them again.
+type call struct {
+	keyRate, keyMonth                   string
+	burst, cost, monthlyLimit, expireAt int64
+	rate                                float64
+	args                                []any
+	tenant, month                       int64  // whose keys keyRate and keyMonth are
+	keyBuf                              []byte // scratch for building the keys
+
+	cutoff time.Time // when a pipeline carrying the call is given up; see roundTrip
+	state  atomic.Int32
+	done   chan struct{} // capacity 1, so a sender never blocks on it
+	timer  *time.Timer   // the caller's Timeout; stopped while pooled
+
+	// The outcome, set before the call is answered: the command and its
+	// error, or only err when the call was not sent.
+	cmd *redis.Cmd
+	err error
+}
+
+// sender is one sender goroutine's scratch, kept for the next one.
+type sender struct {
+	batch []*call
+	cmds  []redis.Cmder
+	pipe  redis.Pipeliner
+}
+
+func newCall() any {
+	c := &call{done: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+	c.timer.Stop()
+	c.args = []any{argEvalSHA, argSHA, argNumKeys, &c.keyRate, &c.keyMonth,
+		&c.burst, &c.rate, &c.cost, &c.monthlyLimit, &c.expireAt}
+	return c
+}
+
+// fill sets c's script arguments for the normalized req in month mk,
+// whose successor starts at reset. The keys are rebuilt only when the
+// tenant or month differs from the call's last use.
+func (r *Redis) fill(c *call, req *Request, mk int64, reset time.Time) {
+	if c.keyMonth == "" || c.tenant != req.TenantID || c.month != mk {
+		b := append(c.keyBuf[:0], r.keyRate...)
+		b = strconv.AppendInt(b, req.TenantID, 10)
+		b = append(b, "}:rate"...)
+		n := len(b)
+		b = append(b, r.keyRate...)
+		b = strconv.AppendInt(b, req.TenantID, 10)
+		b = append(b, "}:m:"...)
+		b = monthStart(mk).AppendFormat(b, "2006-01")
+		s := string(b) // one allocation for both keys
+		c.keyRate, c.keyMonth = s[:n], s[n:]
+		c.keyBuf, c.tenant, c.month = b, req.TenantID, mk
+	}
+	c.args[0], c.args[1] = argEvalSHA, argSHA // an EVAL retry changed them
+	c.burst = int64(req.Burst)
+	c.rate = max(req.Rate, 0)
+	c.cost = int64(req.Cost)
+	c.monthlyLimit = max(req.MonthlyLimit, 0)
+	c.expireAt = reset.Add(monthlyKeyGrace).Unix()
+}
+
+// release returns c to the pool. Only its owner may call it: the caller
+// after reading the outcome, or the sender that finds it abandoned.
+func (r *Redis) release(c *call) {
+	c.cmd, c.err = nil, nil
+	c.state.Store(callQueued)
+	r.calls.Put(c)
+}
+
+// roundTrip queues c for a pipeline and waits for the outcome, at most
+// Timeout or until ctx ends. It reports whether c has one; c.err then
+// tells whether c.cmd holds a reply, and the caller must release c. When
+// it reports false the caller gave up and no longer owns c.
+func (r *Redis) roundTrip(ctx context.Context, c *call) bool {
+	// A pipeline is given up a tenth of Timeout before its callers' own
+	// timers fire, so that the failure is counted, and the breaker
+	// possibly opened, before they fall back and make their next call.
+	now := time.Now()
+	c.cutoff = now.Add(r.cfg.Timeout - r.cfg.Timeout/10)
+	c.timer.Reset(r.cfg.Timeout)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		c.timer.Stop()
+		c.err = errClosed
+		return true
+	}
+	r.pending = append(r.pending, c)
+	var s *sender
+	if r.senders < maxSenders {
+		r.senders++
+		r.wg.Add(1)
+		if n := len(r.idle); n > 0 {
+			s, r.idle = r.idle[n-1], r.idle[:n-1]
+		} else {
+			s = &sender{pipe: r.cfg.Client.Pipeline()}
+		}
+	}
+	r.mu.Unlock()
+	if s != nil {
+		go r.sendLoop(s)
+	}
+
+	select {
+	case <-c.done:
+		c.timer.Stop()
+		return true
+	case <-ctx.Done():
+		c.timer.Stop()
+	case <-c.timer.C:
+	}
+	if c.state.CompareAndSwap(callQueued, callAbandoned) {
+		return false
+	}
+	<-c.done // answered meanwhile; the signal is on its way
+	return true
+}
+
+// sendLoop sends pipelines until the queue is empty. Once the limiter is
+// closed it answers the queued calls instead.
+func (r *Redis) sendLoop(s *sender) {
+	defer r.wg.Done()
+	for {
+		r.mu.Lock()
+		n := min(len(r.pending), maxBatch)
+		if n == 0 {
+			r.senders--
+			r.idle = append(r.idle, s)
+			r.mu.Unlock()
+			return
+		}
+		batch := append(s.batch[:0], r.pending[:n]...)
+		r.unsyncedDrop(n)
+		closed := r.closed
+		r.mu.Unlock()
+		if closed {
+			for _, c := range batch {
+				r.answer(c, errClosed)
+			}
+		} else {
+			r.send(s, batch)
+		}
+		clear(batch)
+		s.batch = batch
+	}
+}
+
+// unsyncedDrop removes the n oldest queued calls; the caller holds r.mu.
+func (r *Redis) unsyncedDrop(n int) {
+	k := copy(r.pending, r.pending[n:])
+	clear(r.pending[k:])
+	r.pending = r.pending[:k]
+}
+
+// send runs one pipeline: it drops the calls whose callers gave up,
+// sends the rest (retrying NOSCRIPT replies with EVAL once), updates the
+// breaker and answers every call.
+func (r *Redis) send(s *sender, batch []*call) {
+	now := time.Now()
+	var deadline time.Time
+	live := batch[:0]
+	for _, c := range batch {
+		switch {
+		case c.state.Load() == callAbandoned:
+			r.release(c)
+		case !c.cutoff.After(now):
+			r.answer(c, errExpired) // queued too long; its caller falls back
+		default:
+			live = append(live, c)
+			if c.cutoff.After(deadline) {
+				deadline = c.cutoff
+			}
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	if r.open.Load() {
+		// Tripped by an earlier pipeline: these callers must not wait.
+		for _, c := range live {
+			r.answer(c, errBreakerOpen)
+		}
+		return
+	}
+	r.m.batchSize.Observe(float64(len(live)))
+	// The pipeline may take until the last cutoff among its calls; one
+	// still unanswered then is a failed round trip. (go-redis honours the
+	// deadline only with Options.ContextTimeoutEnabled; otherwise its
+	// ReadTimeout ends the pipeline, while the callers leave at Timeout.)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if r.exec(ctx, s, live) != nil {
+		retry := live[len(live):] // scratch after live, inside batch's array
+		for _, c := range live {
+			if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+				c.args[0], c.args[1] = argEval, argSource // EVAL caches it again
+				retry = append(retry, c)
+			}
+		}
+		if len(retry) > 0 {
+			r.exec(ctx, s, retry)
+		}
+		clear(retry)
+	}
+
+	var ok int
+	var failure error
+	for _, c := range live {
+		if err := c.cmd.Err(); err == nil {
+			ok++
+		} else if failure == nil {
+			failure = err
+		}
+	}
+	r.roundTripDone(ok, failure)
+	for _, c := range live {
+		r.answer(c, c.cmd.Err())
+	}
+}
+
+// exec sends one EVALSHA (or EVAL) per call as one pipeline and sets
+// each call's cmd. It returns the first error, as Pipeliner.Exec does.
+func (r *Redis) exec(ctx context.Context, s *sender, calls []*call) error {
+	cmds := s.cmds[:0]
+	for _, c := range calls {
+		c.cmd = redis.NewCmd(ctx, c.args...)
+		c.cmd.SetFirstKeyPos(3) // the rate key, for cluster and ring routing
+		cmds = append(cmds, c.cmd)
+	}
+	_ = s.pipe.BatchProcess(ctx, cmds...) // only queues; never fails
+	_, err := s.pipe.Exec(ctx)
+	clear(cmds)
+	s.cmds = cmds
+	return err
+}
+
+// answer gives a queued call its outcome, or recycles it when its caller
+// gave up.
+func (r *Redis) answer(c *call, err error) {
+	c.err = err
+	if c.state.CompareAndSwap(callQueued, callDone) {
+		c.done <- struct{}{}
+		return
+	}
+	r.release(c)
+}

@@ -1,0 +1,511 @@
+package ratelimit
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/internal/testenv"
+	"github.com/redis/go-redis/v9"
+)
+
+// holdPipelines makes l act as if maxSenders pipelines were in flight,
+// so that every Allow queues. The returned release lets the queue go as
+// one pipeline (up to maxBatch calls).
+func holdPipelines(l *Redis) (release func()) {
+	l.mu.Lock()
+	l.senders += maxSenders
+	l.wg.Add(maxSenders)
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		l.senders -= maxSenders - 1
+		l.mu.Unlock()
+		for range maxSenders - 1 {
+			l.wg.Done()
+		}
+		go l.sendLoop(&sender{pipe: l.cfg.Client.Pipeline()}) // the last pretend one
+	}
+}
+
+// waitQueued waits until n calls are queued on l.
+func waitQueued(t *testing.T, l *Redis, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.mu.Lock()
+		k := len(l.pending)
+		l.mu.Unlock()
+		if k >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls queued after 10s, want %d", k, n)
+		}
+		time.Sleep(time.Millisecond) // polling interval, not an assertion
+	}
+}
+
+// allowAll runs one Allow per request, each in its own goroutine, all
+// started together, and returns the decisions in the order of reqs. When
+// hold is set, the calls are queued first and sent together.
+func allowAll(t *testing.T, l *Redis, reqs []Request, hold bool) []Decision {
+	t.Helper()
+	var release func()
+	if hold {
+		release = holdPipelines(l)
+	}
+	out := make([]Decision, len(reqs))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		wg.Go(func() {
+			<-start
+			d, err := l.Allow(context.Background(), req)
+			if err != nil {
+				t.Errorf("Allow: %v", err)
+			}
+			out[i] = d
+		})
+	}
+	close(start)
+	if hold {
+		waitQueued(t, l, len(reqs))
+		release()
+	}
+	wg.Wait()
+	return out
+}
+
+// TestRedisPipelineConcurrent sends concurrent decisions for tenants
+// with different limits and checks that each caller gets a decision of
+// its own tenant and that each tenant's burst is admitted exactly.
+func TestRedisPipelineConcurrent(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	c := srv.Client(t)
+	m0 := futureMonth()
+	tenants := []struct {
+		id      int64
+		burst   int
+		preload int64 // monthly count before the test: identifies the tenant in MonthlyUsed
+	}{
+		{1, 3, 1000},
+		{2, 17, 2000},
+		{3, 40, 3000},
+		{4, 1, 4000},
+	}
+	for _, tt := range []struct {
+		name string
+		hold bool // queue all calls first, so they share one pipeline
+	}{
+		{"one pipeline", true},
+		{"as they come", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := "wl:rl:" + strconv.FormatBool(tt.hold) + ":"
+			l := newTestRedis(t, c, RedisConfig{KeyPrefix: prefix, Timeout: 10 * time.Second, Fallback: FallbackClosed})
+			for _, tn := range tenants {
+				key := prefix + "{" + strconv.FormatInt(tn.id, 10) + "}:m:" + m0.Format("2006-01")
+				if err := c.Set(t.Context(), key, tn.preload, time.Hour).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var reqs []Request
+			for i := range 200 {
+				tn := tenants[i%len(tenants)]
+				reqs = append(reqs, Request{TenantID: tn.id, Rate: 0.001, Burst: tn.burst, Now: m0})
+			}
+			decisions := allowAll(t, l, reqs, tt.hold)
+
+			type tally struct {
+				allowed         int
+				used, remaining map[int64]bool // of the allowed decisions
+			}
+			got := map[int64]*tally{}
+			for _, tn := range tenants {
+				got[tn.id] = &tally{used: map[int64]bool{}, remaining: map[int64]bool{}}
+			}
+			for i, d := range decisions {
+				tn := tenants[i%len(tenants)]
+				if d.Degraded {
+					t.Fatalf("caller %d (tenant %d): degraded decision %+v", i, tn.id, d)
+				}
+				if d.MonthlyUsed < tn.preload || d.MonthlyUsed > tn.preload+int64(tn.burst) {
+					t.Errorf("caller %d (tenant %d): MonthlyUsed = %d, want within [%d, %d]: another tenant's reply",
+						i, tn.id, d.MonthlyUsed, tn.preload, tn.preload+int64(tn.burst))
+				}
+				if d.Remaining < 0 || d.Remaining >= int64(tn.burst) {
+					t.Errorf("caller %d (tenant %d): Remaining = %d, want below its burst %d", i, tn.id, d.Remaining, tn.burst)
+				}
+				g := got[tn.id]
+				switch {
+				case d.Allowed:
+					g.allowed++
+					g.used[d.MonthlyUsed] = true
+					g.remaining[d.Remaining] = true
+				case d.Code != whitelabel.CodeRateLimited || d.RetryAfter <= 0:
+					t.Errorf("caller %d (tenant %d): refused with code %q, RetryAfter %v; want rate_limited with a wait", i, tn.id, d.Code, d.RetryAfter)
+				}
+			}
+			for _, tn := range tenants {
+				g := got[tn.id]
+				if g.allowed != tn.burst {
+					t.Errorf("tenant %d: %d allowed of 50, want its burst %d", tn.id, g.allowed, tn.burst)
+				}
+				// Every allowed decision saw its own increment and its own
+				// token: the replies were not mixed up within the tenant.
+				for k := range int64(tn.burst) {
+					if !g.used[tn.preload+k+1] || !g.remaining[k] {
+						t.Errorf("tenant %d: allowed decisions' MonthlyUsed %v and Remaining %v, want each of %d..%d and 0..%d once",
+							tn.id, g.used, g.remaining, tn.preload+1, tn.preload+int64(tn.burst), tn.burst-1)
+						break
+					}
+				}
+			}
+			pipelines, sent := batchCounts(t, l)
+			t.Logf("%d decisions in %d pipelines", int(sent), pipelines)
+			if sent != 200 {
+				t.Errorf("%v decisions sent, want 200", sent)
+			}
+			if sent <= float64(pipelines) {
+				t.Errorf("%d pipelines for %v decisions: no pipeline carried more than one", pipelines, sent)
+			}
+			if tt.hold && pipelines != 1 {
+				t.Errorf("%d pipelines for the queued calls, want 1", pipelines)
+			}
+		})
+	}
+}
+
+// TestRedisPipelineNoScript flushes Redis's script cache: the next
+// decisions, alone and in a pipeline, get NOSCRIPT and are retried with
+// EVAL, without a degraded decision or an error.
+func TestRedisPipelineNoScript(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	c := srv.Client(t)
+	l := newTestRedis(t, c, RedisConfig{Timeout: 10 * time.Second, Fallback: FallbackClosed})
+	req := Request{TenantID: 1, Rate: 1000, Burst: 1000}
+	flush := func() {
+		t.Helper()
+		if err := c.ScriptFlush(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush() // a fresh server has no script either; be explicit
+	for i := range 3 {
+		d, err := l.Allow(t.Context(), req)
+		if err != nil || d.Degraded || !d.Allowed {
+			t.Fatalf("call %d after SCRIPT FLUSH: Allow = %+v, %v; want allowed by Redis", i, d, err)
+		}
+		flush()
+	}
+	reqs := make([]Request, 20)
+	for i := range reqs {
+		reqs[i] = Request{TenantID: int64(10 + i%3), Rate: 1000, Burst: 1000}
+	}
+	for i, d := range allowAll(t, l, reqs, true) {
+		if d.Degraded || !d.Allowed {
+			t.Errorf("pipelined call %d after SCRIPT FLUSH: %+v; want allowed by Redis", i, d)
+		}
+	}
+	if v := metricValue(t, l.m.redisErrors); v != 0 {
+		t.Errorf("redis errors = %v, want 0: NOSCRIPT is not a failure", v)
+	}
+	if ok, err := allowScript.Exists(t.Context(), c).Result(); err != nil || !ok[0] {
+		t.Errorf("SCRIPT EXISTS = %v, %v; want the script cached again", ok, err)
+	}
+}
+
+// hungRedis returns the address of a server that accepts connections
+// and never answers; it closes them when the test ends.
+func hungRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			cn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, cn)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		for _, cn := range conns {
+			cn.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
+
+// TestRedisPipelineHungServer checks that a Redis that never answers
+// costs a caller at most Timeout, whether or not the client honours
+// context deadlines, that failed pipelines open the breaker, and that an
+// open breaker sends nothing.
+func TestRedisPipelineHungServer(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	allowBounded := func(t *testing.T, l *Redis, n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				start := time.Now()
+				d, err := l.Allow(context.Background(), Request{TenantID: 1, Rate: 10})
+				if took := time.Since(start); took > timeout+time.Second {
+					t.Errorf("Allow took %v with Timeout %v", took, timeout)
+				}
+				if err != nil || !d.Degraded || !d.Allowed {
+					t.Errorf("Allow = %+v, %v; want allowed by FallbackOpen", d, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+
+	t.Run("client honours deadlines", func(t *testing.T) {
+		// Only the context deadline, not ReadTimeout, may end a pipeline.
+		c := redis.NewClient(&redis.Options{Addr: hungRedis(t), MaxRetries: -1, ContextTimeoutEnabled: true,
+			ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+		t.Cleanup(func() { c.Close() })
+		l := newTestRedis(t, c, RedisConfig{Timeout: timeout, BreakerFailures: 2, BreakerBackoff: time.Hour, Fallback: FallbackOpen})
+		allowBounded(t, l, 20)
+		deadline := time.Now().Add(10 * time.Second)
+		for !l.Degraded() {
+			if d, _ := l.Allow(context.Background(), Request{TenantID: 1, Rate: 10}); !d.Degraded {
+				t.Fatalf("Allow = %+v from a server that never answers", d)
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("breaker did not open")
+			}
+		}
+		errs := metricValue(t, l.m.redisErrors)
+		sent, _ := batchCounts(t, l)
+		for range 100 {
+			if d, _ := l.Allow(context.Background(), Request{TenantID: 1, Rate: 10}); !d.Degraded {
+				t.Fatalf("Allow with the breaker open = %+v, want degraded", d)
+			}
+		}
+		if v := metricValue(t, l.m.redisErrors); v != errs {
+			t.Errorf("redis errors went from %v to %v with the breaker open", errs, v)
+		}
+		if n, _ := batchCounts(t, l); n != sent {
+			t.Errorf("%d pipelines sent with the breaker open, want 0", n-sent)
+		}
+	})
+
+	t.Run("client ignores deadlines", func(t *testing.T) {
+		// The pipelines hang until ReadTimeout; the callers must not.
+		c := redis.NewClient(&redis.Options{Addr: hungRedis(t), MaxRetries: -1,
+			ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
+		t.Cleanup(func() { c.Close() })
+		l := newTestRedis(t, c, RedisConfig{Timeout: timeout, Fallback: FallbackOpen})
+		allowBounded(t, l, 20)
+		allowBounded(t, l, 20)            // queued behind the hung pipelines this time
+		if err := l.Close(); err != nil { // waits for the hung pipelines
+			t.Errorf("Close = %v", err)
+		}
+		if n := ownGoroutines(); n != 0 {
+			t.Errorf("%d goroutines in the limiter after Close, want 0", n)
+		}
+	})
+}
+
+// TestRedisPipelineCallerGone cancels a queued caller: it returns at
+// once with a fallback decision, and the breaker does not count it.
+func TestRedisPipelineCallerGone(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	l := newTestRedis(t, srv.Client(t), RedisConfig{Timeout: 10 * time.Second, BreakerFailures: 1, Fallback: FallbackClosed})
+	release := holdPipelines(l)
+	ctx, cancel := context.WithCancel(t.Context())
+	got := make(chan Decision)
+	go func() {
+		d, _ := l.Allow(ctx, Request{TenantID: 1, Rate: 10})
+		got <- d
+	}()
+	waitQueued(t, l, 1)
+	cancel()
+	if d := <-got; !d.Degraded {
+		t.Errorf("Allow after its caller left = %+v, want the fallback's", d)
+	}
+	release() // finds the abandoned call and recycles it
+	if l.Degraded() || l.failures.Load() != 0 {
+		t.Errorf("breaker open %v with %d failures after a caller left, want closed with 0", l.Degraded(), l.failures.Load())
+	}
+	if d, _ := l.Allow(t.Context(), Request{TenantID: 1, Rate: 10}); d.Degraded || !d.Allowed {
+		t.Errorf("Allow after the abandoned call = %+v, want allowed by Redis", d)
+	}
+}
+
+// TestRedisClose checks that Close answers the queued calls with the
+// fallback, waits for the pipelines in flight, leaves no goroutine
+// behind, and that Allow decides by the fallback afterwards.
+func TestRedisClose(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	l := newTestRedis(t, srv.Client(t), RedisConfig{Timeout: 10 * time.Second, Fallback: FallbackClosed})
+	if d, _ := l.Allow(t.Context(), Request{TenantID: 1}); d.Degraded {
+		t.Fatalf("Allow before Close = %+v, want a Redis decision", d)
+	}
+
+	release := holdPipelines(l)
+	var wg sync.WaitGroup
+	queued := make([]Decision, 5)
+	for i := range queued {
+		wg.Go(func() { queued[i], _ = l.Allow(context.Background(), Request{TenantID: 1}) })
+	}
+	waitQueued(t, l, len(queued))
+	closed := make(chan error)
+	go func() { closed <- l.Close() }()
+	// Close waits for the pipelines in flight; let the pretend one end.
+	for {
+		l.mu.Lock()
+		c := l.closed
+		l.mu.Unlock()
+		if c {
+			break
+		}
+		runtime.Gosched()
+	}
+	release()
+	if err := <-closed; err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	wg.Wait()
+	for i, d := range queued {
+		if !d.Degraded || d.Allowed || d.Code != whitelabel.CodeRateLimited {
+			t.Errorf("call %d queued at Close: %+v, want refused by FallbackClosed", i, d)
+		}
+	}
+	if n := ownGoroutines(); n != 0 {
+		t.Errorf("%d goroutines in the limiter after Close, want 0", n)
+	}
+
+	d, err := l.Allow(t.Context(), Request{TenantID: 1})
+	if err != nil || !d.Degraded || d.Allowed {
+		t.Errorf("Allow after Close = %+v, %v; want refused by FallbackClosed", d, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.senders != 0 || len(l.pending) != 0 {
+		t.Errorf("after Close: %d senders running and %d calls queued, want none", l.senders, len(l.pending))
+	}
+}
+
+// ownGoroutines counts the goroutines running a method of Redis.
+func ownGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte("edge/ratelimit.(*Redis)")) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRedisPipelineRing sends one pipeline through a ring of two
+// servers, which splits it by key: each tenant still gets its burst.
+func TestRedisPipelineRing(t *testing.T) {
+	a, b := testenv.StartRedis(t), testenv.StartRedis(t)
+	ring := redis.NewRing(&redis.RingOptions{
+		Addrs:      map[string]string{"a": a.Addr(), "b": b.Addr()},
+		MaxRetries: -1,
+	})
+	t.Cleanup(func() { ring.Close() })
+	l := newTestRedis(t, ring, RedisConfig{Timeout: 10 * time.Second, Fallback: FallbackClosed})
+	var reqs []Request
+	for i := range 100 {
+		reqs = append(reqs, Request{TenantID: int64(1 + i%10), Rate: 0.001, Burst: 1 + i%10})
+	}
+	allowed := map[int64]int{}
+	for i, d := range allowAll(t, l, reqs, true) {
+		if d.Degraded {
+			t.Fatalf("call %d: degraded decision %+v", i, d)
+		}
+		if d.Allowed {
+			allowed[reqs[i].TenantID]++
+		}
+	}
+	for id := range int64(10) {
+		if got := allowed[id+1]; got != int(id)+1 {
+			t.Errorf("tenant %d: %d allowed of 10, want its burst %d", id+1, got, id+1)
+		}
+	}
+	if n, _ := batchCounts(t, l); n != 1 {
+		t.Errorf("%d pipelines, want 1", n)
+	}
+	for _, srv := range []*testenv.RedisServer{a, b} {
+		if n, err := srv.Client(t).DBSize(t.Context()).Result(); err != nil || n == 0 {
+			t.Errorf("shard %s holds %d keys (%v), want some: the pipeline was not split", srv.Addr(), n, err)
+		}
+	}
+}
+
+// TestRedisPipelineStress races callers that leave (ctx canceled) or
+// time out against the senders answering them, with a Timeout short
+// enough for both to happen often; run it with -race. Every call must
+// return, and Close must leave nothing behind.
+func TestRedisPipelineStress(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	// The breaker stays out of it: a dial within the short Timeout may fail.
+	l := newTestRedis(t, srv.Client(t), RedisConfig{Timeout: 2 * time.Millisecond, BreakerFailures: 1 << 20})
+	var redisDecided, fellBack atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 64 {
+		wg.Go(func() {
+			for i := range 100 {
+				ctx, cancel := context.WithCancel(context.Background())
+				if i%3 == 0 {
+					go cancel() // leaves at some point while queued or sent
+				}
+				d, err := l.Allow(ctx, Request{TenantID: int64(g % 8), Rate: 1e6, Burst: 1000})
+				cancel()
+				if err != nil || !d.Allowed {
+					t.Errorf("Allow = %+v, %v; want allowed", d, err)
+					return
+				}
+				if d.Degraded {
+					fellBack.Add(1)
+				} else {
+					redisDecided.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d decided by Redis, %d by the fallback", redisDecided.Load(), fellBack.Load())
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := ownGoroutines(); n != 0 {
+		t.Errorf("%d goroutines in the limiter after Close, want 0", n)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.senders != 0 || len(l.pending) != 0 {
+		t.Errorf("after Close: %d senders running and %d calls queued, want none", l.senders, len(l.pending))
+	}
+}
