@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/estatecore/whitelabel"
 	"github.com/estatecore/whitelabel/edge"
@@ -23,6 +24,10 @@ func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 		return nil, noop, fmt.Errorf("UPSTREAM_URL: %w", err)
 	}
 	reg := prometheus.NewRegistry()
+	// The runtime's and the process's own series (go_*, process_*): GC,
+	// goroutines, memory and file descriptors are what an operator
+	// graphs first.
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	limiter, release, err := NewLimiter(cfg, reg, log)
 	if err != nil {
 		return nil, noop, err

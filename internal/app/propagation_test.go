@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,6 +127,15 @@ func testPropagation(t *testing.T, name, databaseURL string, maxP99 time.Duratio
 		return info.DisplayName
 	}
 	waitUntil(t, "the edge to serve the tenant", 20*time.Second, func() bool { return edgeName() == "Acme" })
+
+	// The metrics endpoint has the edge's series and the runtime's.
+	mrec := httptest.NewRecorder()
+	e.MetricsHandler().ServeHTTP(mrec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, series := range []string{"whitelabel_edge_requests_total", "go_goroutines", "go_gc_duration_seconds", "process_open_fds"} {
+		if !strings.Contains(mrec.Body.String(), "\n"+series) {
+			t.Errorf("metrics lack %s", series)
+		}
+	}
 
 	delays := make([]time.Duration, 0, propagationChanges)
 	for i := range propagationChanges {
