@@ -61,7 +61,7 @@ func (s *Server) bandwidthLimit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		now := s.now()
+		now := st.start // the request's clock reading, not another one
 		used, reset := s.cfg.Bandwidth.Used(st.tenant.tenant.ID, now)
 		setBandwidthHeaders(w.Header(), limit, used, reset)
 		if used >= limit {

@@ -39,9 +39,15 @@ type BuiltinEmail struct {
 	Optional  []string
 }
 
-// BrandVariables are set from the brand for every template; callers may
-// not pass them.
-var BrandVariables = []string{"brand_name", "support_email"}
+// BrandVariables returns the variables set from the brand for every
+// template; callers may not pass them. The slice is the caller's.
+func BrandVariables() []string { return []string{brandName, supportEmail} }
+
+// The brand variables' names.
+const (
+	brandName    = "brand_name"
+	supportEmail = "support_email"
+)
 
 // builtinEmails are the e-mails every tenant has. A tenant may override
 // any of them (same name, same variables). Read only.
@@ -120,9 +126,7 @@ func CompileEmail(name string, t EmailTemplate) (*CompiledEmail, error) {
 		c.vars[v] = !slices.Contains(b.Optional, v)
 		allowed[v] = true
 	}
-	for _, v := range BrandVariables {
-		allowed[v] = true
-	}
+	allowed[brandName], allowed[supportEmail] = true, true
 	var err error
 	if c.subject, err = compileText("subject", t.Subject, allowed); err != nil {
 		return nil, err
@@ -285,11 +289,11 @@ func (c *CompiledEmail) Render(vars map[string]string, o EmailOptions) (Rendered
 		}
 	}
 	b := o.Brand.normalized()
-	data["brand_name"] = b.Name
-	if data["brand_name"] == "" {
-		data["brand_name"] = o.SiteName
+	data[brandName] = b.Name
+	if data[brandName] == "" {
+		data[brandName] = o.SiteName
 	}
-	data["support_email"] = b.Value("email.support_email")
+	data[supportEmail] = b.Value("email.support_email")
 	var out RenderedEmail
 	var buf bytes.Buffer
 	if err := c.subject.Execute(&buf, data); err != nil {
@@ -320,7 +324,7 @@ func (c *CompiledEmail) Render(vars map[string]string, o EmailOptions) (Rendered
 	var page bytes.Buffer
 	err := emailLayout.Execute(&page, emailLayoutData{
 		Subject:   out.Subject,
-		BrandName: data["brand_name"],
+		BrandName: data[brandName],
 		Logo:      logo,
 		Primary:   htmltemplate.CSS(primary),
 		OnPrimary: htmltemplate.CSS(contrastText(primary)),
@@ -328,7 +332,7 @@ func (c *CompiledEmail) Render(vars map[string]string, o EmailOptions) (Rendered
 		Font:      htmltemplate.CSS(b.Effective("typography.font_family_primary")),
 		Content:   htmltemplate.HTML(buf.String()), // escaped by c.html above
 		Footer:    b.Value("email.footer"),
-		Support:   data["support_email"],
+		Support:   data[supportEmail],
 	})
 	if err != nil {
 		return out, err
