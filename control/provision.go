@@ -11,7 +11,8 @@ import (
 // Run does the server's background work until ctx ends, then returns
 // ctx's error: the provisioning worker, which makes a tenant created with
 // "activate" unset or true active once ProvisionDelay has passed since its
-// creation.
+// creation; the domain verifier (verify.go); and the purge of expired SSO
+// sessions (purge.go).
 //
 // The worker keeps no state that matters across restarts. Each pass lists
 // the provisioning tenants, and for each one old enough reads the
@@ -23,6 +24,9 @@ import (
 func (s *Server) Run(ctx context.Context) error {
 	if s.verifier != nil {
 		go s.verifier.run(ctx) // domain checks; see verify.go
+	}
+	if ss, ok := s.store.(whitelabel.SessionStore); ok {
+		go s.purgeSSO(ctx, ss, s.cfg.SSOPurgeInterval) // see purge.go
 	}
 	interval := min(max(s.cfg.ProvisionDelay/4, 10*time.Millisecond), time.Second)
 	manual := make(map[int64]bool) // tenants known to be created with activate:false

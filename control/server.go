@@ -71,6 +71,12 @@ type Config struct {
 	// whitelabel.DomainCheckStore (both real stores do).
 	Verify VerifyConfig
 
+	// SSOPurgeInterval is how often Run removes expired SSO sessions and
+	// login states, when Store implements whitelabel.SessionStore (both
+	// real stores do). Zero means DefaultSSOPurgeInterval; negative is an
+	// error.
+	SSOPurgeInterval time.Duration
+
 	// SSOStore persists tenants' SSO configurations. Nil means Store, if
 	// it implements whitelabel.SSOConfigStore; without one the SSO routes
 	// answer 503.
@@ -143,6 +149,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("control: KeyGracePeriod must not be negative")
 	case cfg.KeyGracePeriod == 0:
 		cfg.KeyGracePeriod = DefaultKeyGracePeriod
+	}
+	switch {
+	case cfg.SSOPurgeInterval < 0:
+		return nil, errors.New("control: SSOPurgeInterval must not be negative")
+	case cfg.SSOPurgeInterval == 0:
+		cfg.SSOPurgeInterval = DefaultSSOPurgeInterval
 	}
 	switch {
 	case cfg.MaxBodyBytes < 0:
