@@ -13,7 +13,9 @@
 // answers /api/white-label/current/info; lifecycle (lifecycle.go) gates
 // on the tenant's status; proxy.go strips client-sent trusted headers,
 // sets the edge's own and forwards through a tuned transport with one
-// retry for idempotent requests (transport.go). Every error answer goes
+// retry for idempotent requests (transport.go); body-less reads to a
+// plain-HTTP upstream take a synchronous keep-alive client on the
+// handler's goroutine (upstream.go). Every error answer goes
 // through writeError (errors.go): JSON for API clients, a branded page
 // from package theming for browsers.
 //

@@ -16,9 +16,12 @@ import (
 // WebSocket upgrades work over https upstreams too. Compression is the
 // client's business: the transport neither asks the upstream for gzip
 // nor decodes it, so encodings pass through as negotiated end to end.
-func newTransport(c Config) *http.Transport {
+//
+// Plain-HTTP body-less reads take h1Transport (upstream.go), which does
+// the same on the handler's goroutine; the rest take the http.Transport.
+func newTransport(c Config) http.RoundTripper {
 	d := &net.Dialer{Timeout: c.UpstreamDialTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
+	std := &http.Transport{
 		Proxy:                 nil, // never an environment proxy between edge and app
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     false,
@@ -31,6 +34,18 @@ func newTransport(c Config) *http.Transport {
 		ExpectContinueTimeout: time.Second,
 		WriteBufferSize:       16 << 10,
 		ReadBufferSize:        32 << 10,
+	}
+	if c.Upstream.Scheme != "http" {
+		return std
+	}
+	host := c.Upstream.Host
+	if c.Upstream.Port() == "" {
+		host = net.JoinHostPort(c.Upstream.Hostname(), "80")
+	}
+	return &h1Transport{
+		next: std, host: host, dial: d.DialContext,
+		responseHeaderTimeout: c.UpstreamTimeout, idleTimeout: 90 * time.Second,
+		maxIdle: c.MaxIdleConnsPerHost, now: time.Now,
 	}
 }
 
