@@ -4,14 +4,18 @@
 // upstream on CPU 1, `wrk -t1 -c64 -d10s --latency` after a warm-up, three
 // repetitions interleaved, medians with min–max. It prints requests/s, p50,
 // p99 and RSS for each, then the ratios edge/Caddy, edge/nginx and
-// edge/upstream.
+// edge/upstream, and each goal of the issues with its verdict.
 //
-// The edge is measured as production runs it (local rate limits decided on
-// every request, theme injected into the HTML) on tenant t05000, and on the
-// same process against two baseline tenants bench/seed makes: nolimit (no
-// rate or monthly quota, so no decision) and noinject (injection off in
-// its brand). Their ratios are the cost of limits and of injection. A run
-// with any non-2xx answer is an error, not a figure.
+// The edge is measured as production runs it (local rate limits and
+// bandwidth quota decided on every request, theme injected into the HTML)
+// on tenant t05000, and on the same process against two baseline tenants
+// bench/seed makes: nolimit (no rate, monthly or bandwidth quota, so no
+// decision) and noinject (injection off in its brand). Their ratios are
+// the cost of limits and of injection. A second edge process with
+// RATE_LIMIT_BACKEND=redis, on a redis-server of its own pinned to CPU 1,
+// gives the cost of the fleet-wide limits the same way (edge-redis on
+// t05000 against edge-redis-off on nolimit). A run with any non-2xx
+// answer is an error, not a figure.
 //
 // bench/proxy.sh installs wrk, nginx and Caddy and builds the binaries it
 // needs; run it through `make bench-proxy`.
@@ -113,6 +117,27 @@ func main() {
 		&target{name: "edge-noinject", url: "http://127.0.0.1:18080", host: "noinject.bench.test", cmd: edge},
 	)
 
+	// The same edge with RATE_LIMIT_BACKEND=redis, on a Redis of its own
+	// pinned with the upstream: its t05000/nolimit ratio is the cost of
+	// the shared limits.
+	if redisServer, err := exec.LookPath("redis-server"); err == nil && !strings.Contains(*skip, "redis") {
+		start("1", nil, redisServer, "--port", "18379", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", *work)
+		waitPort("127.0.0.1:18379")
+		er := start("0", []string{
+			"GOMAXPROCS=1", "DATABASE_URL=" + *work + "/bench.db", "BASE_DOMAIN=bench.test",
+			"EDGE_ADDR=127.0.0.1:18083", "UPSTREAM_URL=http://127.0.0.1:18000",
+			"METRICS_ADDR=127.0.0.1:18091", "LOG_LEVEL=warn",
+			"RATE_LIMIT_BACKEND=redis", "REDIS_URL=redis://127.0.0.1:18379/0",
+		}, *bin+"/edge", "-snapshot-path=")
+		waitPort("127.0.0.1:18083")
+		targets = append(targets,
+			&target{name: "edge-redis", url: "http://127.0.0.1:18083", host: "t05000.bench.test", cmd: er},
+			&target{name: "edge-redis-off", url: "http://127.0.0.1:18083", host: "nolimit.bench.test", cmd: er},
+		)
+	} else if err != nil {
+		log.Printf("no redis-server (%v): the Redis-limited edge is left out", err)
+	}
+
 	if !strings.Contains(*skip, "caddy") {
 		caddyfile := *work + "/Caddyfile"
 		os.WriteFile(caddyfile, []byte("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n:18081 {\n\treverse_proxy 127.0.0.1:18000\n}\n"), 0o644)
@@ -196,13 +221,42 @@ http {
 	fmt.Println()
 	for _, size := range []string{"small", "large"} {
 		e := med["edge/"+size]
-		for _, other := range []string{"caddy", "nginx", "upstream", "edge-nolimit", "edge-noinject"} {
+		for _, other := range []string{"caddy", "nginx", "upstream"} {
 			o, ok := med[other+"/"+size]
 			if !ok || o.rps == 0 {
 				continue
 			}
 			fmt.Printf("%-6s edge/%-13s throughput %.2f×   p99 %.2f×\n", size, other, e.rps/o.rps, e.p99/o.p99)
 		}
+	}
+	// The issues' goals, each a throughput ratio of two targets measured
+	// in this run.
+	fmt.Println("\ngoals (throughput ratios):")
+	goal := func(what, size, a, b string, want float64) {
+		x, y := med[a+"/"+size], med[b+"/"+size]
+		if x.rps == 0 || y.rps == 0 {
+			return
+		}
+		r := x.rps / y.rps
+		verdict := "met"
+		if r < want {
+			verdict = "NOT met"
+		}
+		fmt.Printf("  %-34s %-7s %s/%s = %.2f (goal ≥ %.2f) %s\n", what, size, a, b, r, want, verdict)
+	}
+	goal("edge vs Caddy", "small", "edge", "caddy", 1.5)
+	goal("edge vs nginx", "large", "edge", "nginx", 1.0)
+	for _, size := range []string{"small", "large"} {
+		goal("local limits on vs off", size, "edge", "edge-nolimit", 0.95)
+		goal("Redis limits on vs off", size, "edge-redis", "edge-redis-off", 0.80)
+	}
+	goal("injection on vs off", "large", "edge", "edge-noinject", 0.9)
+	if c, e := med["caddy/small"], med["edge/small"]; c.p99 > 0 {
+		verdict := "met"
+		if e.p99 > c.p99 {
+			verdict = "NOT met"
+		}
+		fmt.Printf("  %-34s %-7s edge p99 %.2f ms, Caddy p99 %.2f ms (goal: at or below) %s\n", "p99 vs Caddy", "small", e.p99, c.p99, verdict)
 	}
 }
 

@@ -1,10 +1,11 @@
 // Command seed fills an embedded SQLite store with N active tenants
 // (t00000 … tNNNNN) for the proxy benchmark, so the edge under test holds
-// a realistic snapshot. Their rate and monthly quotas are set so high that
-// the benchmark is never refused: the edge still decides every request
-// (the cost measured), but wrk sees only 200s. Two more tenants are the
-// baselines of that cost: nolimit, without rate or monthly quota (no
-// decision), and noinject, whose brand turns theme injection off.
+// a realistic snapshot. Their rate, monthly API and bandwidth quotas are
+// set so high that the benchmark is never refused: the edge still decides
+// and meters every request (the cost measured), but wrk sees only 200s.
+// Two more tenants are the baselines of that cost: nolimit, without rate,
+// monthly or bandwidth quota (no decision, no bytes counted), and
+// noinject, whose brand turns theme injection off.
 package main
 
 import (
@@ -40,9 +41,9 @@ func main() {
 	}
 	unrefused := whitelabel.Quotas{
 		whitelabel.QuotaRequestsPerSecond: 1_000_000_000, whitelabel.QuotaRequestsBurst: 1_000_000_000,
-		whitelabel.QuotaAPICallsMonthly: 1 << 50,
+		whitelabel.QuotaAPICallsMonthly: 1 << 50, whitelabel.QuotaBandwidthGBMonthly: 1 << 30,
 	}
-	unlimited := whitelabel.Quotas{whitelabel.QuotaRequestsPerSecond: 0, whitelabel.QuotaAPICallsMonthly: 0}
+	unlimited := whitelabel.Quotas{whitelabel.QuotaRequestsPerSecond: 0, whitelabel.QuotaAPICallsMonthly: 0, whitelabel.QuotaBandwidthGBMonthly: 0}
 	brand := `{"name":"Tenant","colors":{"primary":"#ff6b35"}}`
 	create := func(name string, quotas whitelabel.Quotas, brand string) {
 		t := &whitelabel.Tenant{
