@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/estatecore/whitelabel/internal/app"
 	"github.com/estatecore/whitelabel/internal/config"
@@ -46,6 +47,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	log := app.NewLogger(cfg, stderr)
+	if getenv("GOGC") == "" {
+		go keepGCHeadroom(ctx, gcHeadroom, 30*time.Second) // see gc.go
+	}
 	// The edge never migrates: control owns the schema. It must start
 	// even when the store is down (fail static from the disk snapshot), so
 	// a store that cannot be opened is not fatal when a snapshot exists.
