@@ -158,7 +158,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 			c.nc.SetDeadline(time.Unix(1, 0)) // cancelled just now: undo the clearing
 		}
 	}
-	b := &h1Body{c: c, rc: resp.Body, keep: !resp.Close && !req.Close, stop: stop}
+	b := &h1Body{ctx: ctx, c: c, rc: resp.Body, keep: !resp.Close && !req.Close, stop: stop}
 	if resp.Body == http.NoBody {
 		b.release(b.keep)
 		return resp, nil
@@ -180,6 +180,7 @@ func ctxErr(ctx context.Context, err error) error {
 // back to the pool when the body was read to its end, and is closed when
 // the body is closed early.
 type h1Body struct {
+	ctx  context.Context
 	c    *h1Conn
 	rc   io.ReadCloser
 	keep bool
@@ -196,6 +197,11 @@ func (b *h1Body) Read(p []byte) (int, error) {
 		b.release(b.keep)
 	} else if err != nil {
 		b.release(false)
+		if cerr := b.ctx.Err(); cerr != nil {
+			// Cancelled: the deadline the cancellation set is not the
+			// cause, and ReverseProxy does not log context.Canceled.
+			err = cerr
+		}
 	}
 	return n, err
 }

@@ -141,6 +141,12 @@ func TestUpstreamClosedIdle(t *testing.T) {
 func TestUpstreamBodyClosedEarly(t *testing.T) {
 	var conns connCounter
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stream" { // a start, then nothing until the client leaves
+			io.WriteString(w, strings.Repeat("x", 100))
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
+		}
 		io.WriteString(w, strings.Repeat("x", 1<<20))
 	}))
 	up.Config.ConnState = conns.hook
@@ -165,6 +171,24 @@ func TestUpstreamBodyClosedEarly(t *testing.T) {
 	}
 	resp.Body.Close()
 	waitFor(t, "the abandoned connection to close", 5*time.Second, func() bool { return conns.closed.Load() == 1 })
+
+	// A body whose request is cancelled mid-way reports the context's
+	// error, not the deadline that interrupted the read.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", up.URL+"/stream", nil)
+	cresp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(cresp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := io.Copy(io.Discard, cresp.Body); err != context.Canceled {
+		t.Errorf("reading a cancelled body: %v, want context.Canceled", err)
+	}
+	cresp.Body.Close()
+	waitFor(t, "the cancelled connection to close", 5*time.Second, func() bool { return conns.closed.Load() == 2 })
 	resp = get()
 	n, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
@@ -174,8 +198,8 @@ func TestUpstreamBodyClosedEarly(t *testing.T) {
 	resp = get()
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if o, c := conns.opened.Load(), conns.closed.Load(); o != 2 || c != 1 {
-		t.Errorf("connections opened %d, closed %d; want 2 and 1 (the second one reused)", o, c)
+	if o, c := conns.opened.Load(), conns.closed.Load(); o != 3 || c != 2 {
+		t.Errorf("connections opened %d, closed %d; want 3 and 2 (the third one reused)", o, c)
 	}
 }
 
