@@ -8,6 +8,7 @@ import (
 
 	"github.com/estatecore/whitelabel"
 	"github.com/estatecore/whitelabel/edge/bandwidth"
+	"github.com/estatecore/whitelabel/edge/ratelimit"
 )
 
 // BandwidthMeter counts each tenant's bytes per UTC month for the
@@ -25,21 +26,6 @@ type BandwidthMeter interface {
 }
 
 var _ BandwidthMeter = (*bandwidth.Meter)(nil)
-
-// Header names of the bandwidth quota, set on every answer for a tenant
-// with a bandwidth_gb_monthly quota when Config.Bandwidth is set. Values
-// are bytes (GB = 10^9 bytes) and unix seconds.
-const (
-	HeaderBandwidthLimit     = "X-Bandwidth-Monthly-Limit"     // bandwidth_gb_monthly × 10^9
-	HeaderBandwidthRemaining = "X-Bandwidth-Monthly-Remaining" // limit - used, at least 0
-	HeaderBandwidthReset     = "X-Bandwidth-Monthly-Reset"     // unix seconds of the next UTC month
-)
-
-var (
-	canonBandwidthLimit     = http.CanonicalHeaderKey(HeaderBandwidthLimit)
-	canonBandwidthRemaining = http.CanonicalHeaderKey(HeaderBandwidthRemaining)
-	canonBandwidthReset     = http.CanonicalHeaderKey(HeaderBandwidthReset)
-)
 
 // bandwidthLimit refuses the requests of a tenant whose bytes this UTC
 // month (request plus response bodies, as counted by Config.Bandwidth)
@@ -63,10 +49,9 @@ func (s *Server) bandwidthLimit(next http.Handler) http.Handler {
 		}
 		now := st.start // the request's clock reading, not another one
 		used, reset := s.cfg.Bandwidth.Used(st.tenant.tenant.ID, now)
-		setBandwidthHeaders(w.Header(), limit, used, reset)
+		p := ratelimit.MonthlyPolicy(ratelimit.PolicyBandwidth, ratelimit.UnitContentBytes, limit, used, reset, now)
 		if used >= limit {
-			secs := max(1, int64((reset.Sub(now)+time.Second-1)/time.Second))
-			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			ratelimit.WriteHeaders(w.Header(), max(time.Second, reset.Sub(now)), p)
 			s.writeError(w, r, &limitRefusal{
 				err: &whitelabel.Error{Code: whitelabel.CodeQuotaExceeded,
 					Message: "monthly bandwidth quota of " + strconv.FormatInt(limit/bandwidth.GB, 10) +
@@ -75,24 +60,15 @@ func (s *Server) bandwidthLimit(next http.Handler) http.Handler {
 			})
 			return
 		}
+		if s.cfg.Limiter != nil && st.tenant.limits.limited() {
+			// rateLimit lists it with the tenant's other quotas: one pair
+			// of header lines for all of them.
+			st.bandwidth, st.hasBandwidth = p, true
+		} else {
+			ratelimit.WriteHeaders(w.Header(), 0, p)
+		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// setBandwidthHeaders sets the X-Bandwidth-Monthly-* headers, formatted
-// into one string shared by the three values (two allocations).
-func setBandwidthHeaders(h http.Header, limit, used int64, reset time.Time) {
-	var buf [64]byte
-	b := strconv.AppendInt(buf[:0], limit, 10)
-	e1 := len(b)
-	b = strconv.AppendInt(b, max(0, limit-used), 10)
-	e2 := len(b)
-	b = strconv.AppendInt(b, reset.Unix(), 10)
-	all := string(b)
-	vals := []string{all[:e1], all[e1:e2], all[e2:]}
-	h[canonBandwidthLimit] = vals[0:1:1]
-	h[canonBandwidthRemaining] = vals[1:2:2]
-	h[canonBandwidthReset] = vals[2:3:3]
 }
 
 // addBandwidth counts a finished request's body bytes, in and out, for

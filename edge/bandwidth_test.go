@@ -15,6 +15,7 @@ import (
 
 	"github.com/estatecore/whitelabel"
 	"github.com/estatecore/whitelabel/edge/bandwidth"
+	"github.com/estatecore/whitelabel/edge/ratelimit"
 	"github.com/estatecore/whitelabel/internal/testenv"
 )
 
@@ -67,14 +68,12 @@ func wantBandwidthRefusal(t *testing.T, resp *http.Response, body string, reset 
 	if !strings.Contains(b.Error.Message, "bandwidth") {
 		t.Errorf("message %q does not name the bandwidth quota", b.Error.Message)
 	}
-	if got := resp.Header.Get(HeaderBandwidthRemaining); got != "0" {
-		t.Errorf("%s = %q, want 0", HeaderBandwidthRemaining, got)
+	p := quota(t, resp.Header, ratelimit.PolicyBandwidth)
+	if p.Remaining != 0 || p.Unit != ratelimit.UnitContentBytes || p.Quota != bwLimit {
+		t.Errorf("bandwidth policy %+v, want %d content-bytes with 0 remaining", p, bwLimit)
 	}
-	if got := resp.Header.Get(HeaderBandwidthReset); got != strconv.FormatInt(reset.Unix(), 10) {
-		t.Errorf("%s = %q, want %d", HeaderBandwidthReset, got, reset.Unix())
-	}
-	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 {
-		t.Errorf("Retry-After = %q, want whole seconds ≥ 1", resp.Header.Get("Retry-After"))
+	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 || time.Duration(ra)*time.Second != p.ResetAfter {
+		t.Errorf("Retry-After = %q, want whole seconds ≥ 1, equal to the policy's t (%s)", resp.Header.Get("Retry-After"), p.ResetAfter)
 	}
 }
 
@@ -102,11 +101,8 @@ func TestBandwidthQuotaLocal(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || len(body) != bwBody {
 			t.Fatalf("request %d: status %d, %d bytes; want 200 with %d", i+1, resp.StatusCode, len(body), bwBody)
 		}
-		if got := resp.Header.Get(HeaderBandwidthRemaining); got != strconv.FormatInt(wantRemaining, 10) {
-			t.Errorf("request %d: %s = %q, want %d", i+1, HeaderBandwidthRemaining, got, wantRemaining)
-		}
-		if got := resp.Header.Get(HeaderBandwidthLimit); got != strconv.Itoa(bwLimit) {
-			t.Errorf("request %d: %s = %q, want %d", i+1, HeaderBandwidthLimit, got, bwLimit)
+		if p := quota(t, resp.Header, ratelimit.PolicyBandwidth); p.Remaining != wantRemaining || p.Quota != bwLimit {
+			t.Errorf("request %d: bandwidth policy %+v, want q=%d r=%d", i+1, p, bwLimit, wantRemaining)
 		}
 	}
 	resp, body := e.do(t, "GET", "acme.example.test", "/big", nil)
@@ -127,11 +123,9 @@ func TestBandwidthQuotaLocal(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("after the month rolled over: status %d, want 200", resp.StatusCode)
 	}
-	if got, want := resp.Header.Get(HeaderBandwidthReset), strconv.FormatInt(june.AddDate(0, 1, 0).Unix(), 10); got != want {
-		t.Errorf("June: %s = %q, want %s (1 July)", HeaderBandwidthReset, got, want)
-	}
-	if got := resp.Header.Get(HeaderBandwidthRemaining); got != strconv.Itoa(bwLimit) {
-		t.Errorf("June: %s = %q, want the whole quota %d", HeaderBandwidthRemaining, got, bwLimit)
+	// June: a 30-day window, reset at 1 July.
+	if p := quota(t, resp.Header, ratelimit.PolicyBandwidth); p.Window != 30*24*time.Hour || p.ResetAfter != 30*24*time.Hour-time.Second || p.Remaining != bwLimit {
+		t.Errorf("June: bandwidth policy %+v, want w=30 days, t=1 July, the whole quota %d left", p, bwLimit)
 	}
 }
 
@@ -195,7 +189,7 @@ func TestBandwidthFleetRedis(t *testing.T) {
 	// B learns the fleet's count (its /empty requests carry no bytes).
 	waitFor(t, "edge B to read the fleet count", 5*time.Second, func() bool {
 		resp, _ := b.do(t, "GET", "acme.example.test", "/empty", nil)
-		return resp.Header.Get(HeaderBandwidthRemaining) == strconv.Itoa(bwHeadway)
+		return quota(t, resp.Header, ratelimit.PolicyBandwidth).Remaining == bwHeadway
 	})
 	for i := range 3 {
 		if resp, _ := a.do(t, "GET", "acme.example.test", "/big", nil); resp.StatusCode != http.StatusOK {
@@ -230,7 +224,7 @@ func TestBandwidthRedisDown(t *testing.T) {
 	e := startEdge(t, newFakeSource(bwTenant()), bwUpstream(t).URL, func(c *Config) { c.Bandwidth = newFleetMeter(t, rc, prefix) })
 	waitFor(t, "the edge to read the fleet count", 5*time.Second, func() bool {
 		resp, _ := e.do(t, "GET", "acme.example.test", "/empty", nil)
-		return resp.Header.Get(HeaderBandwidthRemaining) == strconv.Itoa(bwHeadway)
+		return quota(t, resp.Header, ratelimit.PolicyBandwidth).Remaining == bwHeadway
 	})
 	rs.Stop()
 	statuses := map[int]int{}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/estatecore/whitelabel/edge/ratelimit"
 )
 
 // middleware is one layer of the chain.
@@ -87,6 +89,11 @@ type reqState struct {
 	// status overrides the recorded status when nothing could be
 	// written (499: the client went away).
 	status int
+	// bandwidth is the tenant's bandwidth quota as a rate limit policy,
+	// when hasBandwidth: set by bandwidthLimit for rateLimit to list with
+	// the other quotas.
+	bandwidth    ratelimit.Policy
+	hasBandwidth bool
 	// identity holds the headers the SSO gate set for the upstream
 	// (X-Auth-*, X-Edge-Assertion); nil for anonymous requests.
 	identity http.Header

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/edge/ratelimit"
 )
 
 // fakeSource is an in-memory whitelabel.ConfigSource for unit tests.
@@ -309,3 +310,19 @@ func errorCode(t testing.TB, body string) string {
 }
 
 var _ = fmt.Sprint
+
+// quota returns the policy called name in h's RateLimit-Policy and
+// RateLimit fields; the zero Policy (Name "") when h lists none.
+func quota(t testing.TB, h http.Header, name string) ratelimit.Policy {
+	t.Helper()
+	ps, err := ratelimit.ReadHeaders(h)
+	if err != nil {
+		t.Fatalf("rate limit headers: %v", err)
+	}
+	for _, p := range ps {
+		if p.Name == name {
+			return p
+		}
+	}
+	return ratelimit.Policy{}
+}

@@ -82,8 +82,9 @@ func newLimitRefusal(d ratelimit.Decision, now time.Time) *limitRefusal {
 
 // rateLimit charges each request's route cost against its tenant's
 // rate (requests_per_second with requests_burst) and monthly quota
-// (api_calls_monthly) through Config.Limiter. It sets the RateLimit and
-// X-RateLimit-Monthly-* headers on every answer and refuses with 429
+// (api_calls_monthly) through Config.Limiter. It sets the RateLimit-Policy
+// and RateLimit headers on every answer, listing the "default" (rate),
+// "monthly" and "bandwidth" policies that apply, and refuses with 429
 // (rate_limited or quota_exceeded, Retry-After, the reset time in the
 // JSON body, the branded page for browsers). Tenants without either
 // quota, and every tenant when Limiter is nil, pass without a decision.
@@ -111,10 +112,17 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		})
 		if err != nil {
 			s.log.Warn("edge: rate limiter failed; allowing the request", "error", err, "request_id", st.requestID, "tenant", st.tenant.key)
+			if st.hasBandwidth {
+				ratelimit.WriteHeaders(w.Header(), 0, st.bandwidth)
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
-		ratelimit.SetHeaders(w.Header(), d)
+		if st.hasBandwidth {
+			ratelimit.SetHeaders(w.Header(), d, now, st.bandwidth)
+		} else {
+			ratelimit.SetHeaders(w.Header(), d, now)
+		}
 		if !d.Allowed {
 			s.writeError(w, r, newLimitRefusal(d, now))
 			return

@@ -270,8 +270,8 @@ func TestMonthlyQuota(t *testing.T) {
 				if resp.StatusCode != 200 {
 					t.Fatalf("request %d = %d, want 200", i+1, resp.StatusCode)
 				}
-				if got, want := resp.Header.Get(ratelimit.HeaderMonthlyRemaining), strconv.Itoa(4-i); got != want {
-					t.Errorf("request %d: %s = %q, want %q", i+1, ratelimit.HeaderMonthlyRemaining, got, want)
+				if got, want := quota(t, resp.Header, ratelimit.PolicyMonthly).Remaining, int64(4-i); got != want {
+					t.Errorf("request %d: monthly remaining %d, want %d", i+1, got, want)
 				}
 			}
 			for _, at := range []time.Time{clock.Now(), reset.Add(-time.Second)} {
@@ -285,9 +285,10 @@ func TestMonthlyQuota(t *testing.T) {
 				if b.Error.Reset != reset.Format(time.RFC3339) {
 					t.Errorf("reset = %q, want %q", b.Error.Reset, reset.Format(time.RFC3339))
 				}
-				if resp.Header.Get("Retry-After") == "" || resp.Header.Get(ratelimit.HeaderMonthlyRemaining) != "0" ||
-					resp.Header.Get(ratelimit.HeaderMonthlyReset) != strconv.FormatInt(reset.Unix(), 10) {
-					t.Errorf("headers %v: want Retry-After, remaining 0 and reset %d", resp.Header, reset.Unix())
+				p := quota(t, resp.Header, ratelimit.PolicyMonthly)
+				if wantT := reset.Sub(at); resp.Header.Get("Retry-After") == "" || p.Remaining != 0 || p.Quota != 5 ||
+					p.ResetAfter != (wantT+time.Second-1).Truncate(time.Second) {
+					t.Errorf("headers %v: want Retry-After and the monthly policy with q=5, r=0, t=%s", resp.Header, wantT)
 				}
 			}
 			resp, body := e.do(t, "GET", "acme.example.test", "/", map[string]string{"Accept": "text/html"})
@@ -299,8 +300,8 @@ func TestMonthlyQuota(t *testing.T) {
 			}
 			clock.Set(reset)
 			resp, _ = e.do(t, "GET", "acme.example.test", "/", nil)
-			if resp.StatusCode != 200 || resp.Header.Get(ratelimit.HeaderMonthlyRemaining) != "4" {
-				t.Errorf("after the reset: %d, remaining %q; want 200, 4", resp.StatusCode, resp.Header.Get(ratelimit.HeaderMonthlyRemaining))
+			if left := quota(t, resp.Header, ratelimit.PolicyMonthly).Remaining; resp.StatusCode != 200 || left != 4 {
+				t.Errorf("after the reset: %d, remaining %d; want 200, 4", resp.StatusCode, left)
 			}
 		})
 	}
@@ -334,11 +335,11 @@ func TestRouteCosts(t *testing.T) {
 	}
 	for _, s := range steps {
 		resp, body := e.do(t, s.method, "acme.example.test", s.path, nil)
-		if resp.StatusCode != s.status || resp.Header.Get(ratelimit.HeaderMonthlyRemaining) != s.monthlyLeft {
-			t.Errorf("%s %s = %d, monthly remaining %q; want %d, %q (%s)", s.method, s.path, resp.StatusCode,
-				resp.Header.Get(ratelimit.HeaderMonthlyRemaining), s.status, s.monthlyLeft, body)
+		if left := strconv.FormatInt(quota(t, resp.Header, ratelimit.PolicyMonthly).Remaining, 10); resp.StatusCode != s.status || left != s.monthlyLeft {
+			t.Errorf("%s %s = %d, monthly remaining %s; want %d, %s (%s)", s.method, s.path, resp.StatusCode,
+				left, s.status, s.monthlyLeft, body)
 		}
-		if resp.Header.Get(ratelimit.HeaderPolicy) != `"default";q=100;w=100` {
+		if p, _, _ := strings.Cut(resp.Header.Get(ratelimit.HeaderPolicy), ", "); p != `"default";q=100;w=100` {
 			t.Errorf("%s %s: RateLimit-Policy = %q", s.method, s.path, resp.Header.Get(ratelimit.HeaderPolicy))
 		}
 	}
@@ -362,8 +363,8 @@ func TestRateLimitHeadersAndExemptions(t *testing.T) {
 	)
 	e := startEdge(t, src, up.URL, func(c *Config) { c.Limiter = lim })
 	resp, _ := e.do(t, "GET", "acme.example.test", "/", nil)
-	if resp.StatusCode != 200 || resp.Header.Get(ratelimit.HeaderRateLimit) != `"default";r=1;t=1` ||
-		resp.Header.Get(ratelimit.HeaderMonthlyLimit) != "1000000" {
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get(ratelimit.HeaderRateLimit), `"default";r=1;t=1, "monthly";`) ||
+		quota(t, resp.Header, ratelimit.PolicyMonthly).Quota != 1000000 {
 		t.Errorf("allowed: %d %v", resp.StatusCode, resp.Header)
 	}
 	e.do(t, "GET", "acme.example.test", "/", nil)

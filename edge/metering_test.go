@@ -158,7 +158,7 @@ func TestQuotaChangePropagates(t *testing.T) {
 	up := newUpstream(t, nil)
 	e := startEdge(t, r, up.URL, func(c *Config) { c.Limiter = lim })
 	resp, _ := e.do(t, "GET", "acme.example.test", "/", nil)
-	if resp.Header.Get(ratelimit.HeaderMonthlyLimit) != "100000" || resp.Header.Get(ratelimit.HeaderPolicy) != `"default";q=20;w=2` {
+	if quota(t, resp.Header, ratelimit.PolicyMonthly).Quota != 100000 || quota(t, resp.Header, ratelimit.PolicyName).Quota != 20 {
 		t.Fatalf("basic plan headers: %v", resp.Header)
 	}
 	acme.ResourceQuotas = whitelabel.Quotas{whitelabel.QuotaAPICallsMonthly: 50, whitelabel.QuotaRequestsPerSecond: 100_000, whitelabel.QuotaRequestsBurst: 100}
@@ -168,7 +168,7 @@ func TestQuotaChangePropagates(t *testing.T) {
 	changed := time.Now()
 	waitFor(t, "the new quotas at the edge", time.Second, func() bool {
 		resp, _ := e.do(t, "GET", "acme.example.test", "/", nil)
-		return resp.Header.Get(ratelimit.HeaderMonthlyLimit) == "50" && resp.Header.Get(ratelimit.HeaderPolicy) == `"default";q=100;w=1`
+		return quota(t, resp.Header, ratelimit.PolicyMonthly).Quota == 50 && quota(t, resp.Header, ratelimit.PolicyName).Quota == 100
 	})
 	t.Logf("quota change applied after %v", time.Since(changed).Round(time.Millisecond))
 	refused := 0

@@ -28,14 +28,14 @@ func Example() {
 			Cost: costs.Cost("POST", "/api/reports/monthly"), Now: now,
 		})
 		rec := httptest.NewRecorder()
-		ratelimit.SetHeaders(rec.Header(), d)
+		ratelimit.SetHeaders(rec.Header(), d, now)
 		if !d.Allowed {
 			rec.WriteHeader(http.StatusTooManyRequests)
 		}
 		fmt.Printf("%d %q %s retry=%q\n", rec.Code, d.Code, rec.Header().Get("RateLimit"), rec.Header().Get("Retry-After"))
 	}
 	// Output:
-	// 200 "" "default";r=10;t=1 retry=""
-	// 200 "" "default";r=0;t=2 retry=""
-	// 429 "rate_limited" "default";r=0;t=2 retry="1"
+	// 200 "" "default";r=10;t=1, "monthly";r=99990;t=43200 retry=""
+	// 200 "" "default";r=0;t=2, "monthly";r=99980;t=43200 retry=""
+	// 429 "rate_limited" "default";r=0;t=2, "monthly";r=99980;t=43200 retry="1"
 }

@@ -1,93 +1,153 @@
 package ratelimit
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// PolicyName is the policy name in the RateLimit-Policy and RateLimit
-// headers.
-const PolicyName = "default"
-
-// Header names written by [SetHeaders]. The first two follow
-// draft-ietf-httpapi-ratelimit-headers; the monthly ones follow the
-// X-RateLimit-* convention because the draft has no calendar quotas.
+// Policy names in the RateLimit-Policy and RateLimit fields.
 const (
-	HeaderPolicy           = "RateLimit-Policy"              // "default";q=<Limit>;w=<Window, s>
-	HeaderRateLimit        = "RateLimit"                     // "default";r=<Remaining>;t=<ResetAfter, s>
-	HeaderRetryAfter       = "Retry-After"                   // seconds, refusals only
-	HeaderMonthlyLimit     = "X-RateLimit-Monthly-Limit"     // api_calls_monthly
-	HeaderMonthlyRemaining = "X-RateLimit-Monthly-Remaining" // limit - used, at least 0
-	HeaderMonthlyReset     = "X-RateLimit-Monthly-Reset"     // unix seconds of the next UTC month
+	// PolicyName is the rate: requests_per_second with requests_burst.
+	PolicyName = "default"
+	// PolicyMonthly is the api_calls_monthly quota, per UTC month.
+	PolicyMonthly = "monthly"
+	// PolicyBandwidth is the bandwidth_gb_monthly quota, in bytes
+	// (qu="content-bytes"), per UTC month.
+	PolicyBandwidth = "bandwidth"
 )
 
-// SetHeaders sets the rate limit headers for d on h, replacing any the
-// upstream sent:
-//
-//   - RateLimit-Policy and RateLimit when the tenant has a rate limit
-//     (d.Limit > 0). The policy's quota q is the bucket size and its
-//     window w the seconds to refill it from empty, so q/w is the
-//     sustained rate; r is the units left now and t the seconds until the
-//     bucket is full. Seconds are rounded up.
-//   - Retry-After, in whole seconds and at least 1, when d refuses.
-//   - X-RateLimit-Monthly-Limit, -Remaining and -Reset when the tenant has
-//     a monthly quota (d.MonthlyLimit > 0).
-func SetHeaders(h http.Header, d Decision) {
-	// This runs on every allowed request, so all values are formatted into
-	// one buffer and share one string and one backing slice: two
-	// allocations instead of one or more per header.
-	var buf [256]byte
-	var keys [6]string
-	var ends [6]int
-	b, n := buf[:0], 0
+// UnitContentBytes is the qu of a quota counted in body bytes.
+const UnitContentBytes = "content-bytes"
+
+// Header names written by [SetHeaders] and [WriteHeaders]
+// (draft-ietf-httpapi-ratelimit-headers).
+const (
+	HeaderPolicy     = "RateLimit-Policy" // "default";q=<Limit>;w=<Window, s>, "monthly";q=…;w=…, …
+	HeaderRateLimit  = "RateLimit"        // "default";r=<Remaining>;t=<ResetAfter, s>, "monthly";r=…;t=…, …
+	HeaderRetryAfter = "Retry-After"      // seconds, refusals only
+)
+
+// Policy is one quota as the RateLimit-Policy and RateLimit fields list
+// it: its name, quota q (in unit qu, requests when empty) per window w,
+// and, in RateLimit, the units r left and the time t until the window
+// resets. Every quota of a tenant is one item of the same two fields,
+// so an answer carries two header lines however many quotas apply.
+type Policy struct {
+	Name       string
+	Unit       string
+	Quota      int64
+	Window     time.Duration
+	Remaining  int64
+	ResetAfter time.Duration
+}
+
+// MonthlyPolicy returns the policy of a quota of limit units per UTC
+// month of which used are spent, as of now: its window is the month's
+// length and it resets at reset, the start of the next month.
+func MonthlyPolicy(name, unit string, limit, used int64, reset, now time.Time) Policy {
+	start := time.Date(reset.Year(), reset.Month()-1, 1, 0, 0, 0, 0, time.UTC)
+	return Policy{Name: name, Unit: unit, Quota: limit, Window: reset.Sub(start),
+		Remaining: max(0, limit-used), ResetAfter: reset.Sub(now)}
+}
+
+// SetHeaders sets the rate limit fields for d, as of now, replacing any
+// the upstream sent: the "default" policy when the tenant has a rate
+// limit (d.Limit > 0; q is the bucket size and w the seconds to refill it
+// from empty, so q/w is the sustained rate; r is the units left now and t
+// the seconds until the bucket is full), the "monthly" policy when it has
+// a monthly quota (d.MonthlyLimit > 0), then extra (the edge's bandwidth
+// quota); and Retry-After when d refuses. See [WriteHeaders].
+func SetHeaders(h http.Header, d Decision, now time.Time, extra ...Policy) {
+	var ps [3]Policy
+	n := 0
 	if d.Limit > 0 {
-		b = append(b, `"`+PolicyName+`";q=`...)
-		b = strconv.AppendInt(b, d.Limit, 10)
-		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, max(1, ceilSeconds(d.Window)), 10)
-		keys[n], ends[n], n = canonPolicy, len(b), n+1
-		b = append(b, `"`+PolicyName+`";r=`...)
-		b = strconv.AppendInt(b, max(0, d.Remaining), 10)
-		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, ceilSeconds(d.ResetAfter), 10)
-		keys[n], ends[n], n = canonRateLimit, len(b), n+1
-	}
-	if !d.Allowed {
-		b = strconv.AppendInt(b, max(1, ceilSeconds(d.RetryAfter)), 10)
-		keys[n], ends[n], n = canonRetryAfter, len(b), n+1
+		ps[n] = Policy{Name: PolicyName, Quota: d.Limit, Window: d.Window, Remaining: d.Remaining, ResetAfter: d.ResetAfter}
+		n++
 	}
 	if d.MonthlyLimit > 0 {
-		b = strconv.AppendInt(b, d.MonthlyLimit, 10)
-		keys[n], ends[n], n = canonMonthlyLimit, len(b), n+1
-		b = strconv.AppendInt(b, max(0, d.MonthlyLimit-d.MonthlyUsed), 10)
-		keys[n], ends[n], n = canonMonthlyRemaining, len(b), n+1
-		b = strconv.AppendInt(b, d.MonthlyReset.Unix(), 10)
-		keys[n], ends[n], n = canonMonthlyReset, len(b), n+1
+		ps[n] = MonthlyPolicy(PolicyMonthly, "", d.MonthlyLimit, d.MonthlyUsed, d.MonthlyReset, now)
+		n++
 	}
-	if n == 0 {
+	var retry time.Duration
+	if !d.Allowed {
+		retry = max(time.Second, d.RetryAfter)
+	}
+	WriteHeaders(h, retry, append(ps[:n], extra...)...)
+}
+
+// WriteHeaders sets RateLimit-Policy and RateLimit listing ps (neither
+// when ps is empty), and Retry-After in whole seconds when retryAfter is
+// positive. Seconds are rounded up; w is at least 1.
+func WriteHeaders(h http.Header, retryAfter time.Duration, ps ...Policy) {
+	// This runs on every allowed request, so all values are formatted into
+	// one buffer and share one string and one backing slice: two
+	// allocations however many policies.
+	var buf [512]byte
+	b := buf[:0]
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendName(b, p.Name)
+		b = append(b, ";q="...)
+		b = strconv.AppendInt(b, p.Quota, 10)
+		if p.Unit != "" {
+			b = append(b, `;qu="`...)
+			b = append(b, p.Unit...)
+			b = append(b, '"')
+		}
+		b = append(b, ";w="...)
+		b = strconv.AppendInt(b, max(1, ceilSeconds(p.Window)), 10)
+	}
+	policyEnd := len(b)
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendName(b, p.Name)
+		b = append(b, ";r="...)
+		b = strconv.AppendInt(b, max(0, p.Remaining), 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, ceilSeconds(p.ResetAfter), 10)
+	}
+	rateEnd := len(b)
+	if retryAfter > 0 {
+		b = strconv.AppendInt(b, max(1, ceilSeconds(retryAfter)), 10)
+	}
+	if len(b) == 0 {
 		return
 	}
 	all := string(b)
-	vals := make([]string, n)
-	prev := 0
-	for i := 0; i < n; i++ {
-		vals[i] = all[prev:ends[i]]
-		prev = ends[i]
-		h[keys[i]] = vals[i : i+1 : i+1]
+	vals := make([]string, 0, 3)
+	if len(ps) > 0 {
+		vals = append(vals, all[:policyEnd], all[policyEnd:rateEnd])
+		h[canonPolicy] = vals[0:1:1]
+		h[canonRateLimit] = vals[1:2:2]
+	}
+	if retryAfter > 0 {
+		vals = append(vals, all[rateEnd:])
+		h[canonRetryAfter] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 }
 
-// Canonical forms of the header names, so SetHeaders can write the map
+// appendName appends a policy name as a structured-field string.
+func appendName(b []byte, name string) []byte {
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, '"')
+}
+
+// Canonical forms of the header names, so WriteHeaders can write the map
 // directly.
 var (
-	canonPolicy           = http.CanonicalHeaderKey(HeaderPolicy)
-	canonRateLimit        = http.CanonicalHeaderKey(HeaderRateLimit)
-	canonRetryAfter       = http.CanonicalHeaderKey(HeaderRetryAfter)
-	canonMonthlyLimit     = http.CanonicalHeaderKey(HeaderMonthlyLimit)
-	canonMonthlyRemaining = http.CanonicalHeaderKey(HeaderMonthlyRemaining)
-	canonMonthlyReset     = http.CanonicalHeaderKey(HeaderMonthlyReset)
+	canonPolicy     = http.CanonicalHeaderKey(HeaderPolicy)
+	canonRateLimit  = http.CanonicalHeaderKey(HeaderRateLimit)
+	canonRetryAfter = http.CanonicalHeaderKey(HeaderRetryAfter)
 )
 
 // ceilSeconds returns d in whole seconds, rounded up, never negative.
@@ -96,4 +156,64 @@ func ceilSeconds(d time.Duration) int64 {
 		return 0
 	}
 	return int64(math.Ceil(d.Seconds()))
+}
+
+// ReadHeaders parses the RateLimit-Policy and RateLimit fields of h, as
+// [WriteHeaders] writes them, into policies in order; Window and
+// ResetAfter are whole seconds. It is for clients and tests of this
+// package's own output, not a general structured-field parser.
+func ReadHeaders(h http.Header) ([]Policy, error) {
+	policy, rate := h.Get(HeaderPolicy), h.Get(HeaderRateLimit)
+	if policy == "" && rate == "" {
+		return nil, nil
+	}
+	pItems, rItems := strings.Split(policy, ", "), strings.Split(rate, ", ")
+	if len(pItems) != len(rItems) {
+		return nil, fmt.Errorf("%s lists %d policies, %s %d", HeaderPolicy, len(pItems), HeaderRateLimit, len(rItems))
+	}
+	ps := make([]Policy, len(pItems))
+	for i := range pItems {
+		pName, pParams, err := splitItem(pItems[i])
+		if err != nil {
+			return nil, err
+		}
+		rName, rParams, err := splitItem(rItems[i])
+		if err != nil {
+			return nil, err
+		}
+		if pName != rName {
+			return nil, fmt.Errorf("policy %d is %q in %s but %q in %s", i, pName, HeaderPolicy, rName, HeaderRateLimit)
+		}
+		p := Policy{Name: pName, Unit: strings.Trim(pParams["qu"], `"`)}
+		var errs [4]error
+		var w, t int64
+		p.Quota, errs[0] = strconv.ParseInt(pParams["q"], 10, 64)
+		w, errs[1] = strconv.ParseInt(pParams["w"], 10, 64)
+		p.Remaining, errs[2] = strconv.ParseInt(rParams["r"], 10, 64)
+		t, errs[3] = strconv.ParseInt(rParams["t"], 10, 64)
+		if err := errors.Join(errs[:]...); err != nil {
+			return nil, fmt.Errorf("policy %q: %w", pName, err)
+		}
+		p.Window, p.ResetAfter = time.Duration(w)*time.Second, time.Duration(t)*time.Second
+		ps[i] = p
+	}
+	return ps, nil
+}
+
+// splitItem splits `"name";k=v;…` into the name and its parameters.
+func splitItem(item string) (string, map[string]string, error) {
+	parts := strings.Split(item, ";")
+	name, err := strconv.Unquote(parts[0])
+	if err != nil {
+		return "", nil, fmt.Errorf("policy name %s: %w", parts[0], err)
+	}
+	params := make(map[string]string, len(parts)-1)
+	for _, kv := range parts[1:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return "", nil, fmt.Errorf("policy %q: parameter %q has no value", name, kv)
+		}
+		params[k] = v
+	}
+	return name, params, nil
 }

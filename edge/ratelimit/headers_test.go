@@ -9,19 +9,33 @@ import (
 )
 
 func TestSetHeaders(t *testing.T) {
-	reset := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	reset := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) // 36 h after now; November has 30 days
+	const month = "w=2592000"
+	bandwidth := MonthlyPolicy(PolicyBandwidth, UnitContentBytes, 10<<30, 4<<30, reset, now)
 	tests := []struct {
-		name string
-		d    Decision
-		want map[string]string // "" means absent
+		name  string
+		d     Decision
+		extra []Policy
+		want  map[string]string // "" means absent
 	}{
 		{
 			name: "allowed with rate and monthly quota",
 			d: Decision{Allowed: true, Limit: 100, Remaining: 42, Window: time.Second, ResetAfter: 580 * time.Millisecond,
 				MonthlyUsed: 1234, MonthlyLimit: 100000, MonthlyReset: reset},
 			want: map[string]string{
-				HeaderPolicy: `"default";q=100;w=1`, HeaderRateLimit: `"default";r=42;t=1`, HeaderRetryAfter: "",
-				HeaderMonthlyLimit: "100000", HeaderMonthlyRemaining: "98766", HeaderMonthlyReset: "1796083200",
+				HeaderPolicy:    `"default";q=100;w=1, "monthly";q=100000;` + month,
+				HeaderRateLimit: `"default";r=42;t=1, "monthly";r=98766;t=129600`, HeaderRetryAfter: "",
+			},
+		},
+		{
+			name: "with the bandwidth quota",
+			d: Decision{Allowed: true, Limit: 100, Remaining: 42, Window: time.Second, ResetAfter: 580 * time.Millisecond,
+				MonthlyUsed: 1234, MonthlyLimit: 100000, MonthlyReset: reset},
+			extra: []Policy{bandwidth},
+			want: map[string]string{
+				HeaderPolicy:    `"default";q=100;w=1, "monthly";q=100000;` + month + `, "bandwidth";q=10737418240;qu="content-bytes";` + month,
+				HeaderRateLimit: `"default";r=42;t=1, "monthly";r=98766;t=129600, "bandwidth";r=6442450944;t=129600`,
 			},
 		},
 		{
@@ -30,7 +44,6 @@ func TestSetHeaders(t *testing.T) {
 				RetryAfter: 100 * time.Millisecond, ResetAfter: 2 * time.Second},
 			want: map[string]string{
 				HeaderPolicy: `"default";q=20;w=2`, HeaderRateLimit: `"default";r=0;t=2`, HeaderRetryAfter: "1",
-				HeaderMonthlyLimit: "",
 			},
 		},
 		{
@@ -38,14 +51,21 @@ func TestSetHeaders(t *testing.T) {
 			d: Decision{Code: whitelabel.CodeQuotaExceeded, Limit: 10, Remaining: 10, Window: 1500 * time.Millisecond,
 				RetryAfter: 36*time.Hour + time.Millisecond, MonthlyUsed: 100, MonthlyLimit: 100, MonthlyReset: reset},
 			want: map[string]string{
-				HeaderPolicy: `"default";q=10;w=2`, HeaderRateLimit: `"default";r=10;t=0`, HeaderRetryAfter: "129601",
-				HeaderMonthlyLimit: "100", HeaderMonthlyRemaining: "0", HeaderMonthlyReset: "1796083200",
+				HeaderPolicy:    `"default";q=10;w=2, "monthly";q=100;` + month,
+				HeaderRateLimit: `"default";r=10;t=0, "monthly";r=0;t=129600`, HeaderRetryAfter: "129601",
 			},
 		},
 		{
 			name: "no limits",
 			d:    Decision{Allowed: true, MonthlyUsed: 7},
-			want: map[string]string{HeaderPolicy: "", HeaderRateLimit: "", HeaderRetryAfter: "", HeaderMonthlyLimit: ""},
+			want: map[string]string{HeaderPolicy: "", HeaderRateLimit: "", HeaderRetryAfter: ""},
+		},
+		{
+			name:  "only the bandwidth quota",
+			d:     Decision{Allowed: true},
+			extra: []Policy{bandwidth},
+			want: map[string]string{HeaderPolicy: `"bandwidth";q=10737418240;qu="content-bytes";` + month,
+				HeaderRateLimit: `"bandwidth";r=6442450944;t=129600`},
 		},
 		{
 			name: "fallback closed",
@@ -55,14 +75,14 @@ func TestSetHeaders(t *testing.T) {
 		{
 			name: "used above the limit reports zero remaining",
 			d:    Decision{Allowed: true, MonthlyUsed: 120, MonthlyLimit: 100, MonthlyReset: reset},
-			want: map[string]string{HeaderMonthlyRemaining: "0"},
+			want: map[string]string{HeaderRateLimit: `"monthly";r=0;t=129600`},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{}
 			h.Set(HeaderRetryAfter, "stale from upstream")
-			SetHeaders(h, tt.d)
+			SetHeaders(h, tt.d, now, tt.extra...)
 			if tt.d.Allowed {
 				// An upstream's Retry-After on an allowed response is the
 				// upstream's business; SetHeaders leaves it.
@@ -73,16 +93,47 @@ func TestSetHeaders(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, got, want)
 				}
 			}
+			// What is written reads back.
+			ps, err := ReadHeaders(h)
+			if err != nil {
+				t.Fatalf("ReadHeaders: %v", err)
+			}
+			for _, p := range ps {
+				if p.Name == PolicyMonthly && p.Remaining != max(0, tt.d.MonthlyLimit-tt.d.MonthlyUsed) {
+					t.Errorf("read back monthly remaining %d", p.Remaining)
+				}
+				if p.Name == PolicyBandwidth && (p.Unit != UnitContentBytes || p.Quota != 10<<30 || p.ResetAfter != 36*time.Hour) {
+					t.Errorf("read back bandwidth policy %+v", p)
+				}
+			}
 		})
+	}
+}
+
+func TestReadHeadersRejects(t *testing.T) {
+	for _, tc := range []struct{ policy, rate string }{
+		{`"default";q=1;w=1`, ``},
+		{`"default";q=1;w=1`, `"monthly";r=1;t=1`},
+		{`default;q=1;w=1`, `default;r=1;t=1`},
+		{`"default";q=x;w=1`, `"default";r=1;t=1`},
+		{`"default";q=1;w`, `"default";r=1;t=1`},
+	} {
+		h := http.Header{}
+		h.Set(HeaderPolicy, tc.policy)
+		h.Set(HeaderRateLimit, tc.rate)
+		if ps, err := ReadHeaders(h); err == nil {
+			t.Errorf("ReadHeaders(%q, %q) = %+v, want an error", tc.policy, tc.rate, ps)
+		}
 	}
 }
 
 func BenchmarkSetHeaders(b *testing.B) {
 	d := Decision{Allowed: true, Limit: 100, Remaining: 42, Window: 2 * time.Second, ResetAfter: time.Second,
 		MonthlyLimit: 100000, MonthlyUsed: 5, MonthlyReset: time.Unix(1_800_000_000, 0)}
+	now := time.Unix(1_799_000_000, 0)
 	b.ReportAllocs()
 	for b.Loop() {
 		h := make(http.Header, 8)
-		SetHeaders(h, d)
+		SetHeaders(h, d, now)
 	}
 }
