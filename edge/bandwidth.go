@@ -63,7 +63,8 @@ func (s *Server) bandwidthLimit(next http.Handler) http.Handler {
 		if s.cfg.Limiter != nil && st.tenant.limits.limited() {
 			// rateLimit lists it with the tenant's other quotas: one pair
 			// of header lines for all of them.
-			st.bandwidth, st.hasBandwidth = p, true
+			st.bandwidthBuf[0] = p
+			st.bandwidth = st.bandwidthBuf[:]
 		} else {
 			ratelimit.WriteHeaders(w.Header(), 0, p)
 		}

@@ -89,11 +89,11 @@ type reqState struct {
 	// status overrides the recorded status when nothing could be
 	// written (499: the client went away).
 	status int
-	// bandwidth is the tenant's bandwidth quota as a rate limit policy,
-	// when hasBandwidth: set by bandwidthLimit for rateLimit to list with
-	// the other quotas.
-	bandwidth    ratelimit.Policy
-	hasBandwidth bool
+	// bandwidth is the tenant's bandwidth quota as a rate limit policy
+	// (in bandwidthBuf), or empty: set by bandwidthLimit for rateLimit to
+	// list with the other quotas.
+	bandwidth    []ratelimit.Policy
+	bandwidthBuf [1]ratelimit.Policy
 	// identity holds the headers the SSO gate set for the upstream
 	// (X-Auth-*, X-Edge-Assertion); nil for anonymous requests.
 	identity http.Header

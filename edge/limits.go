@@ -112,17 +112,11 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		})
 		if err != nil {
 			s.log.Warn("edge: rate limiter failed; allowing the request", "error", err, "request_id", st.requestID, "tenant", st.tenant.key)
-			if st.hasBandwidth {
-				ratelimit.WriteHeaders(w.Header(), 0, st.bandwidth)
-			}
+			ratelimit.WriteHeaders(w.Header(), 0, st.bandwidth...)
 			next.ServeHTTP(w, r)
 			return
 		}
-		if st.hasBandwidth {
-			ratelimit.SetHeaders(w.Header(), d, now, st.bandwidth)
-		} else {
-			ratelimit.SetHeaders(w.Header(), d, now)
-		}
+		ratelimit.SetHeaders(w.Header(), d, now, st.bandwidth...)
 		if !d.Allowed {
 			s.writeError(w, r, newLimitRefusal(d, now))
 			return

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"slices"
 	"sync"
 	"time"
 )
@@ -96,6 +97,10 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// aLongTimeAgo is the deadline that fails a connection's pending read or
+// write at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
 // preResponseError is a failure before any byte of the response.
 type preResponseError struct{ err error }
 
@@ -110,7 +115,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 	// The caller's context cancels the exchange by failing the
 	// connection's pending read or write; a cancelled exchange's
 	// connection is never reused.
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
 	t := c.t
 	if t.responseHeaderTimeout > 0 {
 		c.nc.SetDeadline(t.now().Add(t.responseHeaderTimeout))
@@ -155,7 +160,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 	if t.responseHeaderTimeout > 0 {
 		c.nc.SetDeadline(time.Time{})
 		if ctx.Err() != nil {
-			c.nc.SetDeadline(time.Unix(1, 0)) // cancelled just now: undo the clearing
+			c.nc.SetDeadline(aLongTimeAgo) // cancelled just now: undo the clearing
 		}
 	}
 	b := &h1Body{ctx: ctx, c: c, rc: resp.Body, keep: !resp.Close && !req.Close, stop: stop}
@@ -225,30 +230,22 @@ func (b *h1Body) release(keep bool) {
 	}
 }
 
-// get returns an idle connection, or dials one.
+// get returns the most recently used idle connection, or dials one.
 func (t *h1Transport) get(ctx context.Context) (*h1Conn, error) {
-	now := t.now()
 	t.mu.Lock()
-	for n := len(t.idle); n > 0; n = len(t.idle) {
-		c := t.idle[n-1]
+	stale := t.expireLocked(t.now())
+	var c *h1Conn
+	if n := len(t.idle); n > 0 {
+		c = t.idle[n-1]
 		t.idle[n-1] = nil
 		t.idle = t.idle[:n-1]
-		if now.Sub(c.idleAt) < t.idleTimeout {
-			t.mu.Unlock()
-			c.reused = true
-			return c, nil
-		}
-		// The most recent is too old, so all are.
-		stale := append([]*h1Conn{c}, t.idle...)
-		clear(t.idle)
-		t.idle = t.idle[:0]
-		t.mu.Unlock()
-		for _, s := range stale {
-			s.nc.Close()
-		}
-		t.mu.Lock()
 	}
 	t.mu.Unlock()
+	closeAll(stale)
+	if c != nil {
+		c.reused = true
+		return c, nil
+	}
 	nc, err := t.dial(ctx, "tcp", t.host)
 	if err != nil {
 		return nil, &preResponseError{fmt.Errorf("dial upstream: %w", err)}
@@ -256,9 +253,7 @@ func (t *h1Transport) get(ctx context.Context) (*h1Conn, error) {
 	return &h1Conn{t: t, nc: nc, br: bufio.NewReaderSize(nc, 32<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, nil
 }
 
-// put returns c to the idle pool, closing it when the pool is full, and
-// closes the connections idle longer than idleTimeout (the oldest are
-// first in the list).
+// put returns c to the idle pool, or closes it when the pool is full.
 func (t *h1Transport) put(c *h1Conn) {
 	if c.br.Buffered() > 0 {
 		c.close() // bytes past the response: the stream is out of step
@@ -266,16 +261,8 @@ func (t *h1Transport) put(c *h1Conn) {
 	}
 	now := t.now()
 	c.idleAt = now
-	var stale []*h1Conn
 	t.mu.Lock()
-	i := 0
-	for i < len(t.idle) && now.Sub(t.idle[i].idleAt) >= t.idleTimeout {
-		i++
-	}
-	if i > 0 {
-		stale = append(stale, t.idle[:i]...)
-		t.idle = append(t.idle[:0], t.idle[i:]...)
-	}
+	stale := t.expireLocked(now)
 	full := len(t.idle) >= t.maxIdle
 	if !full {
 		t.idle = append(t.idle, c)
@@ -284,8 +271,30 @@ func (t *h1Transport) put(c *h1Conn) {
 	if full {
 		c.close()
 	}
-	for _, s := range stale {
-		s.close()
+	closeAll(stale)
+}
+
+// expireLocked removes the connections idle for idleTimeout or longer
+// from the pool and returns them, to be closed outside the lock. The
+// pool is in the order connections were put back, so they are a prefix.
+func (t *h1Transport) expireLocked(now time.Time) []*h1Conn {
+	i := 0
+	for i < len(t.idle) && now.Sub(t.idle[i].idleAt) >= t.idleTimeout {
+		i++
+	}
+	if i == 0 {
+		return nil
+	}
+	stale := slices.Clone(t.idle[:i])
+	n := copy(t.idle, t.idle[i:])
+	clear(t.idle[n:])
+	t.idle = t.idle[:n]
+	return stale
+}
+
+func closeAll(cs []*h1Conn) {
+	for _, c := range cs {
+		c.close()
 	}
 }
 

@@ -284,3 +284,37 @@ func TestEarlyHintsThroughEdge(t *testing.T) {
 		t.Errorf("early hints seen by the client: %q", hints)
 	}
 }
+
+// TestUpstreamIdleExpiry: a pooled connection idle for idleTimeout is
+// closed, not reused; a fresher one is reused.
+func TestUpstreamIdleExpiry(t *testing.T) {
+	var conns connCounter
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	up.Config.ConnState = conns.hook
+	up.Start()
+	defer up.Close()
+	tr := newTransport(Config{Upstream: mustURL(t, up.URL), UpstreamDialTimeout: time.Second, UpstreamTimeout: time.Second, MaxIdleConnsPerHost: 4}).(*h1Transport)
+	clock := time.Now()
+	tr.now = func() time.Time { return clock }
+	get := func() {
+		req, _ := http.NewRequest("GET", up.URL+"/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get()
+	clock = clock.Add(tr.idleTimeout - time.Second)
+	get() // reused: idle for less than the timeout
+	if n := conns.opened.Load(); n != 1 {
+		t.Fatalf("%d connections after a reuse, want 1", n)
+	}
+	clock = clock.Add(tr.idleTimeout)
+	get() // the pooled one expired: closed, and a new one dialled
+	if n := conns.opened.Load(); n != 2 {
+		t.Errorf("%d connections after the idle timeout, want 2", n)
+	}
+	waitFor(t, "the expired connection to close", 5*time.Second, func() bool { return conns.closed.Load() == 1 })
+}
