@@ -50,7 +50,7 @@ type Policy struct {
 // month of which used are spent, as of now: its window is the month's
 // length and it resets at reset, the start of the next month.
 func MonthlyPolicy(name, unit string, limit, used int64, reset, now time.Time) Policy {
-	start := time.Date(reset.Year(), reset.Month()-1, 1, 0, 0, 0, 0, time.UTC)
+	start := monthStart(monthOf(reset) - 1) // reset is the first instant of a month
 	return Policy{Name: name, Unit: unit, Quota: limit, Window: reset.Sub(start),
 		Remaining: max(0, limit-used), ResetAfter: reset.Sub(now)}
 }
