@@ -200,7 +200,7 @@ func (r *Redis) sendLoop(s *sender) {
 			return
 		}
 		batch := append(s.batch[:0], r.pending[:n]...)
-		r.unsyncedDrop(n)
+		r.dropPendingLocked(n)
 		closed := r.closed
 		r.mu.Unlock()
 		if closed {
@@ -215,8 +215,9 @@ func (r *Redis) sendLoop(s *sender) {
 	}
 }
 
-// unsyncedDrop removes the n oldest queued calls; the caller holds r.mu.
-func (r *Redis) unsyncedDrop(n int) {
+// dropPendingLocked removes the n oldest queued calls; the caller holds
+// r.mu.
+func (r *Redis) dropPendingLocked(n int) {
 	k := copy(r.pending, r.pending[n:])
 	clear(r.pending[k:])
 	r.pending = r.pending[:k]
