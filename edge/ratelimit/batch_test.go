@@ -18,21 +18,42 @@ import (
 
 // holdPipelines makes l act as if maxSenders pipelines were in flight,
 // so that every Allow queues. The returned release lets the queue go as
-// one pipeline (up to maxBatch calls).
-func holdPipelines(l *Redis) (release func()) {
-	l.mu.Lock()
-	l.senders += maxSenders
-	l.wg.Add(maxSenders)
-	l.mu.Unlock()
-	return func() {
+// one pipeline (up to maxBatch calls). It first waits for the senders
+// of earlier calls to finish: one still running would take the calls
+// queued here. A test that stops before release releases at cleanup, so
+// that Close does not wait for the pretend pipelines forever.
+func holdPipelines(t *testing.T, l *Redis) (release func()) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
 		l.mu.Lock()
-		l.senders -= maxSenders - 1
-		l.mu.Unlock()
-		for range maxSenders - 1 {
-			l.wg.Done()
+		if l.senders == 0 {
+			l.senders += maxSenders
+			l.wg.Add(maxSenders)
+			l.mu.Unlock()
+			break
 		}
-		go l.sendLoop(&sender{pipe: l.cfg.Client.Pipeline()}) // the last pretend one
+		n := l.senders
+		l.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("%d senders still running after 10s, want 0", n)
+		}
+		time.Sleep(time.Millisecond) // polling interval, not an assertion
 	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			l.mu.Lock()
+			l.senders -= maxSenders - 1
+			l.mu.Unlock()
+			for range maxSenders - 1 {
+				l.wg.Done()
+			}
+			go l.sendLoop(&sender{pipe: l.cfg.Client.Pipeline()}) // the last pretend one
+		})
+	}
+	t.Cleanup(release) // runs before newTestRedis's Close: cleanups run last-in first-out
+	return release
 }
 
 // waitQueued waits until n calls are queued on l.
@@ -60,7 +81,7 @@ func allowAll(t *testing.T, l *Redis, reqs []Request, hold bool) []Decision {
 	t.Helper()
 	var release func()
 	if hold {
-		release = holdPipelines(l)
+		release = holdPipelines(t, l)
 	}
 	out := make([]Decision, len(reqs))
 	start := make(chan struct{})
@@ -335,7 +356,7 @@ func TestRedisPipelineHungServer(t *testing.T) {
 func TestRedisPipelineCallerGone(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	l := newTestRedis(t, srv.Client(t), RedisConfig{Timeout: 10 * time.Second, BreakerFailures: 1, Fallback: FallbackClosed})
-	release := holdPipelines(l)
+	release := holdPipelines(t, l)
 	ctx, cancel := context.WithCancel(t.Context())
 	got := make(chan Decision)
 	go func() {
@@ -366,7 +387,7 @@ func TestRedisClose(t *testing.T) {
 		t.Fatalf("Allow before Close = %+v, want a Redis decision", d)
 	}
 
-	release := holdPipelines(l)
+	release := holdPipelines(t, l)
 	var wg sync.WaitGroup
 	queued := make([]Decision, 5)
 	for i := range queued {
