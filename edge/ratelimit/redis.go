@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -373,14 +372,14 @@ func (r *Redis) decide(ctx context.Context, req Request) (Decision, bool) {
 		d.Limit = int64(req.Burst)
 		d.Window = window(req.Rate, req.Burst)
 		d.Remaining = res.remaining
-		d.ResetAfter = secondsDuration(res.resetAfter)
+		d.ResetAfter = res.resetAfter
 	}
 	switch res.status {
 	case statusAllowed:
 		d.Allowed = true
 	case statusRateLimited:
 		d.Code = whitelabel.CodeRateLimited
-		d.RetryAfter = secondsDuration(res.retryAfter)
+		d.RetryAfter = res.retryAfter
 	case statusQuotaExceeded:
 		d.Code = whitelabel.CodeQuotaExceeded
 		d.RetryAfter = reset.Sub(req.Now)
@@ -391,31 +390,25 @@ func (r *Redis) decide(ctx context.Context, req Request) (Decision, bool) {
 var errBadReply = errors.New("rate limit script: unexpected reply")
 
 type scriptResult struct {
-	status                 int64
-	remaining, used        int64
-	retryAfter, resetAfter float64
+	status, remaining, used int64
+	retryAfter, resetAfter  time.Duration
 }
 
+// parseResult reads the script's reply: five integers.
 func parseResult(v []any) (scriptResult, error) {
-	var res scriptResult
-	if len(v) != 5 {
-		return res, errBadReply
+	var n [5]int64
+	if len(v) != len(n) {
+		return scriptResult{}, errBadReply
 	}
-	var ok [5]bool
-	res.status, ok[0] = v[0].(int64)
-	res.remaining, ok[1] = v[1].(int64)
-	var ra, rs string
-	ra, ok[2] = v[2].(string)
-	rs, ok[3] = v[3].(string)
-	res.used, ok[4] = v[4].(int64)
-	if ok != [5]bool{true, true, true, true, true} {
-		return res, errBadReply
+	for i, x := range v {
+		var ok bool
+		if n[i], ok = x.(int64); !ok {
+			return scriptResult{}, fmt.Errorf("%w: element %d is %T", errBadReply, i, x)
+		}
 	}
-	var err1, err2 error
-	res.retryAfter, err1 = strconv.ParseFloat(ra, 64)
-	res.resetAfter, err2 = strconv.ParseFloat(rs, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return res, fmt.Errorf("%w: %w", errBadReply, err)
-	}
-	return res, nil
+	return scriptResult{
+		status: n[0], remaining: n[1], used: n[4],
+		retryAfter: max(time.Duration(n[2]), 0) * time.Microsecond,
+		resetAfter: max(time.Duration(n[3]), 0) * time.Microsecond,
+	}, nil
 }
