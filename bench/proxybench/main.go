@@ -245,8 +245,7 @@ http {
 		for i := range xs {
 			ratios[i] = xs[i].rps / ys[i].rps
 		}
-		slices.Sort(ratios)
-		r := ratios[len(ratios)/2]
+		r := medianOf(ratios) // sorts ratios
 		verdict := "met"
 		if r < want {
 			verdict = "NOT met"
@@ -376,16 +375,26 @@ func rss(pid int) float64 {
 	return 0
 }
 
+// median returns the median of f over ss.
 func median(ss []sample, f func(sample) float64) float64 {
 	v := make([]float64, len(ss))
 	for i, s := range ss {
 		v[i] = f(s)
 	}
+	return medianOf(v)
+}
+
+// medianOf sorts v and returns its median (0 when v is empty).
+func medianOf(v []float64) float64 {
 	slices.Sort(v)
-	if len(v) == 0 {
+	switch n := len(v); {
+	case n == 0:
 		return 0
+	case n%2 == 0:
+		return (v[n/2-1] + v[n/2]) / 2
+	default:
+		return v[n/2]
 	}
-	return v[len(v)/2]
 }
 
 func minmax(ss []sample) (float64, float64) {
