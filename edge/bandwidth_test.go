@@ -140,12 +140,7 @@ func TestBandwidthCountsRequestBodies(t *testing.T) {
 	e := startEdge(t, newFakeSource(bwTenant()), up.URL, func(c *Config) { c.Bandwidth = meter })
 	req, _ := http.NewRequest("POST", e.URL+"/upload", strings.NewReader(strings.Repeat("y", 777)))
 	req.Host = "acme.example.test"
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
+	if resp, _ := e.send(t, req); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("status %d, want 204", resp.StatusCode)
 	}
 	// The count is added after the response is written: poll.

@@ -275,9 +275,16 @@ func (e *testEdge) do(t testing.TB, method, host, path string, hdr map[string]st
 	for k, v := range hdr {
 		req.Header[k] = []string{v} // as given: no canonicalisation, so x_tenant_id stays x_tenant_id
 	}
+	return e.send(t, req)
+}
+
+// send sends req to the edge and returns the response with its whole
+// body read.
+func (e *testEdge) send(t testing.TB, req *http.Request) (*http.Response, string) {
+	t.Helper()
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
-		t.Fatalf("%s %s%s: %v", method, host, path, err)
+		t.Fatalf("%s %s%s: %v", req.Method, req.Host, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

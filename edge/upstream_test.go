@@ -77,13 +77,7 @@ func TestUpstreamKeepAlive(t *testing.T) {
 	}
 	req, _ := http.NewRequest("POST", e.URL+"/post", strings.NewReader("payload"))
 	req.Host = "acme.example.test"
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(b) != "page /post" {
+	if resp, b := e.send(t, req); b != "page /post" {
 		t.Errorf("POST: %d %q", resp.StatusCode, b)
 	}
 }
@@ -271,13 +265,7 @@ func TestEarlyHintsThroughEdge(t *testing.T) {
 	}}
 	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", e.URL+"/", nil)
 	req.Host = "acme.example.test"
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(b) != "page" {
+	if resp, b := e.send(t, req); resp.StatusCode != 200 || b != "page" {
 		t.Fatalf("got %d %q", resp.StatusCode, b)
 	}
 	if len(hints) != 1 || hints[0] != "</app.css>; rel=preload; as=style" {
