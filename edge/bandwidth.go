@@ -60,7 +60,7 @@ func (s *Server) bandwidthLimit(next http.Handler) http.Handler {
 			})
 			return
 		}
-		if s.cfg.Limiter != nil && st.tenant.limits.limited() {
+		if s.decidesRate(st) {
 			// rateLimit lists it with the tenant's other quotas: one pair
 			// of header lines for all of them.
 			st.bandwidthBuf[0] = p

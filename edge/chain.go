@@ -32,9 +32,9 @@ type middleware = func(http.Handler) http.Handler
 //  10. any /_edge/ path no layer above answered: 404, never the upstream
 //     (edgeReserved, hygiene.go)
 //
-// There is no theme layer: the proxy's ModifyResponse injects the theme
-// into HTML responses (inject.go),
-// and the proxy (s.proxy) is the handler at the end.
+// The proxy (s.proxy) is the handler at the end. There is no theme
+// layer: the proxy's ModifyResponse injects the theme into HTML
+// responses (inject.go).
 func (s *Server) layers() []middleware {
 	return []middleware{
 		s.withRequestState,

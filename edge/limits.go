@@ -28,6 +28,12 @@ type tenantLimits struct {
 // limited reports whether the tenant has anything the limiter enforces.
 func (l tenantLimits) limited() bool { return l.rate > 0 || l.monthly > 0 }
 
+// decidesRate reports whether rateLimit asks the limiter about st's
+// request, and so writes its quota headers.
+func (s *Server) decidesRate(st *reqState) bool {
+	return s.cfg.Limiter != nil && st.tenant.limits.limited()
+}
+
 // limitsOf returns t's enforced quotas without building the effective
 // quota map (a snapshot of a million tenants builds a million entries).
 func limitsOf(plans whitelabel.Plans, t *whitelabel.Tenant) tenantLimits {
@@ -96,11 +102,11 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateFrom(r.Context())
-		l := st.tenant.limits
-		if !l.limited() {
+		if !s.decidesRate(st) {
 			next.ServeHTTP(w, r)
 			return
 		}
+		l := st.tenant.limits
 		now := st.start // the request's clock reading, not another one
 		d, err := s.cfg.Limiter.Allow(r.Context(), ratelimit.Request{
 			TenantID:     st.tenant.tenant.ID,

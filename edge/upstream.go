@@ -306,9 +306,7 @@ func (t *h1Transport) CloseIdleConnections() {
 	idle := t.idle
 	t.idle = nil
 	t.mu.Unlock()
-	for _, c := range idle {
-		c.close()
-	}
+	closeAll(idle)
 	if ci, ok := t.next.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
