@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -309,4 +310,25 @@ func TestNewRedisInvalid(t *testing.T) {
 			t.Error("second NewRedis on one registry succeeded, want an error")
 		}
 	})
+}
+
+// TestParseResult checks the reading of the script's reply: five
+// integers, durations in µs (negative ones read as zero), anything else
+// a bad reply.
+func TestParseResult(t *testing.T) {
+	got, err := parseResult([]any{int64(1), int64(4), int64(1_500_000), int64(-3), int64(42)})
+	want := scriptResult{status: statusRateLimited, remaining: 4, used: 42, retryAfter: 1500 * time.Millisecond}
+	if err != nil || got != want {
+		t.Errorf("parseResult = %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range [][]any{
+		nil,
+		{int64(0), int64(1), int64(0), int64(0)},
+		{int64(0), int64(1), "0", int64(0), int64(5)}, // the first script version's float strings
+		{int64(0), int64(1), int64(0), int64(0), int64(5), int64(6)},
+	} {
+		if _, err := parseResult(bad); !errors.Is(err, errBadReply) {
+			t.Errorf("parseResult(%v) error = %v, want errBadReply", bad, err)
+		}
+	}
 }
