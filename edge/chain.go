@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"time"
 
@@ -32,7 +33,7 @@ type middleware = func(http.Handler) http.Handler
 //  10. any /_edge/ path no layer above answered: 404, never the upstream
 //     (edgeReserved, hygiene.go)
 //
-// The proxy (s.proxy) is the handler at the end. There is no theme
+// The proxy (serveProxy) is the handler at the end. There is no theme
 // layer: the proxy's ModifyResponse injects the theme into HTML
 // responses (inject.go).
 func (s *Server) layers() []middleware {
@@ -55,7 +56,7 @@ func (s *Server) layers() []middleware {
 // buildChain wraps the proxy in layers, the first outermost.
 func (s *Server) buildChain() http.Handler {
 	ls := s.layers()
-	var h http.Handler = s.proxy
+	var h http.Handler = http.HandlerFunc(s.serveProxy)
 	for i := len(ls) - 1; i >= 0; i-- {
 		h = ls[i](h)
 	}
@@ -97,6 +98,9 @@ type reqState struct {
 	// identity holds the headers the SSO gate set for the upstream
 	// (X-Auth-*, X-Edge-Assertion); nil for anonymous requests.
 	identity http.Header
+	// large is a response body holdLarge took from ReverseProxy, for
+	// serveProxy to copy (proxy.go); nil otherwise.
+	large io.ReadCloser
 }
 
 type stateKey struct{}

@@ -21,14 +21,16 @@ import (
 const headerNoInject = "X-Edge-No-Inject"
 
 // modifyResponse is the proxy's ModifyResponse hook: it removes the
-// edge's own response headers and adds the theme to HTML pages
-// (injectTheme). It never fails the response.
+// edge's own response headers, adds the theme to HTML pages
+// (injectTheme) and holds large bodies for serveProxy's copy (holdLarge,
+// proxy.go). It never fails the response.
 func (s *Server) modifyResponse(resp *http.Response) error {
 	_, noInject := resp.Header[headerNoInject]
 	delete(resp.Header, headerNoInject)
 	if !noInject && !s.cfg.DisableInjection {
 		injectTheme(resp)
 	}
+	holdLarge(resp)
 	return nil
 }
 

@@ -3,10 +3,13 @@ package edge
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 	"sync"
 )
 
@@ -124,3 +127,99 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 
 func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
+// serveProxy is the chain's last handler: ReverseProxy, then the copy of
+// a body holdLarge took from it.
+func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
+	st := stateFrom(r.Context())
+	defer func() {
+		if st != nil && st.large != nil { // ReverseProxy panicked
+			st.large.Close()
+			st.large = nil
+		}
+	}()
+	s.proxy.ServeHTTP(w, r)
+	if st != nil && st.large != nil {
+		body := st.large
+		st.large = nil
+		s.copyLarge(w, r, st, body)
+	}
+}
+
+// largeBody is the smallest response body of known length that
+// holdLarge takes: more than one 32 KiB copy buffer.
+const largeBody = 32 << 10
+
+// holdLarge takes a response body of a known length over largeBody from
+// ReverseProxy, leaving it an empty body to copy: ReverseProxy copies
+// every body through one 32 KiB buffer, a read and a write syscall per
+// 32 KiB, and a larger buffer for all would be held by every stream
+// (SSE) for its whole life. serveProxy copies the held body once
+// ReverseProxy has written the headers (Content-Length included), with
+// copyLarge. Streams keep ReverseProxy's copy and flushing: they have no
+// length, or are text/event-stream.
+func holdLarge(resp *http.Response) {
+	req := resp.Request
+	if resp.ContentLength <= largeBody || req == nil || req.Method == http.MethodHead ||
+		resp.StatusCode < 200 || resp.Body == nil || resp.Body == http.NoBody {
+		return
+	}
+	if ct := resp.Header.Get("Content-Type"); len(ct) >= 17 && strings.EqualFold(ct[:17], "text/event-stream") {
+		return
+	}
+	st := stateFrom(req.Context())
+	if st == nil {
+		return
+	}
+	st.large = resp.Body
+	resp.Body = http.NoBody
+}
+
+// largeBuffers are copyLarge's buffers: a 100 KiB page is one read of
+// the upstream after the headers' and one write to the client.
+var largeBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
+// copyLarge copies a held body to the client, filling the buffer before
+// each write: the body has a length, so it is a page or a file, not a
+// stream that wants each piece at once. A failure mid-body ends the
+// response as ReverseProxy's copy does: the client's connection is
+// aborted (http.ErrAbortHandler), so it cannot take the short body for
+// the whole.
+func (s *Server) copyLarge(w io.Writer, r *http.Request, st *reqState, body io.ReadCloser) {
+	defer body.Close()
+	bp := largeBuffers.Get().(*[]byte)
+	defer largeBuffers.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := fill(body, buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				st.err = fmt.Errorf("write response body: %w", werr)
+				panic(http.ErrAbortHandler)
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return
+		case rerr != nil:
+			st.err = fmt.Errorf("read upstream body: %w", rerr)
+			if r.Context().Err() == nil {
+				s.log.Warn("edge: upstream body failed mid-copy", "error", rerr, "request_id", st.requestID)
+			}
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// fill reads from r until buf is full or r fails (io.EOF included).
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -2,12 +2,18 @@ package edge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -259,4 +265,119 @@ func TestClientGone(t *testing.T) {
 	waitFor(t, "client_gone counted", 5*time.Second, func() bool {
 		return counterValue(t, e.cfg.Registry, "whitelabel_edge_upstream_errors_total", map[string]string{"kind": "client_gone"}) == 1
 	})
+}
+
+// lockedBuffer is a log sink the edge's goroutines may write at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestLargeBody: bodies of a known length over 32 KiB, which the edge
+// copies itself (holdLarge), arrive whole with their length, injected
+// or not, on the fast path and through http.Transport (POST); the
+// upstream connection is reused after each, so every body was read to
+// its end; HEAD keeps the length without a body; and an upstream that
+// dies mid-body aborts the client's connection (it never takes the
+// short body for the whole) and logs why.
+func TestLargeBody(t *testing.T) {
+	file := make([]byte, 300<<10)
+	rand.Read(file)
+	page := "<!doctype html><html><head><title>big</title></head><body>" + strings.Repeat("<p>row</p>\n", 20000) + "</body></html>"
+	var conns connCounter
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/file":
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.Itoa(len(file)))
+			if r.Method != "HEAD" {
+				w.Write(file)
+			}
+		case "/page":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+			io.WriteString(w, page)
+		case "/cut": // promises 200 KiB, sends 50 KiB, then drops the connection
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.Itoa(200<<10))
+			w.Write(file[:50<<10])
+			w.(http.Flusher).Flush()
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				c.Close()
+			}
+		}
+	}))
+	up.Config.ConnState = conns.hook
+	up.Start()
+	defer up.Close()
+	var logs lockedBuffer
+	e := startEdge(t, activeSource(), up.URL, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+
+	for i := range 3 {
+		resp, body := e.do(t, "GET", "acme.example.test", "/file", nil)
+		if resp.StatusCode != 200 || resp.ContentLength != int64(len(file)) || body != string(file) {
+			t.Fatalf("GET /file: %d, length %d, %d bytes (equal %v); want 200 and the %d bytes", resp.StatusCode, resp.ContentLength, len(body), body == string(file), len(file))
+		}
+		resp, body = e.do(t, "GET", "acme.example.test", "/page", nil)
+		snip := themeSnippet(t, e)
+		want := strings.Replace(page, "</head>", snip+"</head>", 1)
+		if resp.StatusCode != 200 || resp.ContentLength != int64(len(want)) || body != want {
+			t.Fatalf("GET /page: %d, length %d, %d bytes (equal %v); want 200 and the %d bytes of the injected page", resp.StatusCode, resp.ContentLength, len(body), body == want, len(want))
+		}
+		resp, body = e.do(t, "HEAD", "acme.example.test", "/file", nil)
+		if resp.StatusCode != 200 || resp.ContentLength != int64(len(file)) || body != "" {
+			t.Fatalf("HEAD /file: %d, length %d, %d bytes; want 200, length %d, no body", resp.StatusCode, resp.ContentLength, len(body), len(file))
+		}
+		if i == 0 {
+			req, _ := http.NewRequest("POST", e.URL+"/file", strings.NewReader("form"))
+			req.Host = "acme.example.test"
+			resp, body = e.send(t, req)
+			if resp.StatusCode != 200 || body != string(file) {
+				t.Fatalf("POST /file: %d, %d bytes (equal %v)", resp.StatusCode, len(body), body == string(file))
+			}
+		}
+	}
+	// One connection for the fast path's reads, one for the POST's
+	// http.Transport: every large body was read to its end and released.
+	if o, c := conns.opened.Load(), conns.closed.Load(); o != 2 || c != 0 {
+		t.Errorf("upstream connections opened %d, closed %d; want 2 and 0 (reused)", o, c)
+	}
+
+	req, _ := http.NewRequest("GET", e.URL+"/cut", nil)
+	req.Host = "acme.example.test"
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || len(got) >= 200<<10 {
+		t.Fatalf("GET /cut: read %d bytes, error %v; want the connection aborted before 200 KiB", len(got), err)
+	}
+	if !bytes.Equal(got, file[:len(got)]) {
+		t.Errorf("GET /cut: the %d bytes read are not the upstream's", len(got))
+	}
+	waitFor(t, "the access log of /cut", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), `"path":"/cut"`)
+	})
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `"path":"/cut"`) && !strings.Contains(line, "read upstream body") {
+			t.Errorf("access log of /cut has no cause: %s", line)
+		}
+	}
 }
