@@ -66,7 +66,7 @@ func (s *Server) bandwidthLimit(next http.Handler) http.Handler {
 			st.bandwidthBuf[0] = p
 			st.bandwidth = st.bandwidthBuf[:]
 		} else {
-			ratelimit.WriteHeaders(w.Header(), 0, p)
+			st.tenant.policies.WriteHeaders(w.Header(), 0, p)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/edge/ratelimit"
 	"github.com/estatecore/whitelabel/theming"
 )
 
@@ -41,6 +42,9 @@ type tenantEntry struct {
 	// series caches the tenant's metric series, set on its first
 	// finished request (metrics.go).
 	series atomic.Pointer[seriesCache]
+	// policies caches the tenant's RateLimit-Policy header value
+	// (limits.go, bandwidth.go).
+	policies ratelimit.PolicyCache
 }
 
 // publicInfo is the body of /api/white-label/current/info.

@@ -3,10 +3,10 @@ package ratelimit
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,7 +63,76 @@ func MonthlyPolicy(name, unit string, limit, used int64, reset, now time.Time) P
 // a monthly quota (d.MonthlyLimit > 0), then extra (the edge's bandwidth
 // quota); and Retry-After when d refuses. See [WriteHeaders].
 func SetHeaders(h http.Header, d Decision, now time.Time, extra ...Policy) {
-	var ps [3]Policy
+	(*PolicyCache)(nil).SetHeaders(h, d, now, extra...)
+}
+
+// WriteHeaders sets RateLimit-Policy and RateLimit listing ps (neither
+// when ps is empty), and Retry-After in whole seconds when retryAfter is
+// positive. Seconds are rounded up; w is at least 1.
+func WriteHeaders(h http.Header, retryAfter time.Duration, ps ...Policy) {
+	(*PolicyCache)(nil).WriteHeaders(h, retryAfter, ps...)
+}
+
+// PolicyCache keeps the RateLimit-Policy value last written for one
+// tenant. That value changes only with the tenant's quotas or the
+// month's length, so nearly every answer reuses it instead of formatting
+// it again. It is safe for concurrent use; the zero value is ready, and a
+// nil *PolicyCache caches nothing.
+type PolicyCache struct{ p atomic.Pointer[cachedPolicy] }
+
+// maxPolicies is how many policies a cache entry describes: the rate,
+// the monthly quota and the bandwidth quota.
+const maxPolicies = 3
+
+type cachedPolicy struct {
+	n   int
+	key [maxPolicies]policyKey
+	val []string // the RateLimit-Policy value; len and cap 1, shared
+}
+
+// policyKey is what of a Policy the RateLimit-Policy field shows.
+type policyKey struct {
+	name, unit string
+	quota, w   int64
+}
+
+func (p Policy) key() policyKey {
+	return policyKey{name: p.Name, unit: p.Unit, quota: p.Quota, w: max(1, ceilSeconds(p.Window))}
+}
+
+// lookup returns the cached RateLimit-Policy value for ps, or nil.
+func (c *PolicyCache) lookup(ps []Policy) []string {
+	if c == nil {
+		return nil
+	}
+	e := c.p.Load()
+	if e == nil || e.n != len(ps) {
+		return nil
+	}
+	for i, p := range ps {
+		if e.key[i] != p.key() {
+			return nil
+		}
+	}
+	return e.val
+}
+
+// store caches val as the RateLimit-Policy value of ps.
+func (c *PolicyCache) store(ps []Policy, val []string) {
+	if c == nil || len(ps) > maxPolicies {
+		return
+	}
+	e := &cachedPolicy{n: len(ps), val: val}
+	for i, p := range ps {
+		e.key[i] = p.key()
+	}
+	c.p.Store(e)
+}
+
+// SetHeaders is [SetHeaders] with the RateLimit-Policy value taken from
+// c when the tenant's policies are those it last wrote.
+func (c *PolicyCache) SetHeaders(h http.Header, d Decision, now time.Time, extra ...Policy) {
+	var ps [maxPolicies]Policy
 	n := 0
 	if d.Limit > 0 {
 		ps[n] = Policy{Name: PolicyName, Quota: d.Limit, Window: d.Window, Remaining: d.Remaining, ResetAfter: d.ResetAfter}
@@ -77,32 +146,34 @@ func SetHeaders(h http.Header, d Decision, now time.Time, extra ...Policy) {
 	if !d.Allowed {
 		retry = max(time.Second, d.RetryAfter)
 	}
-	WriteHeaders(h, retry, append(ps[:n], extra...)...)
+	c.WriteHeaders(h, retry, append(ps[:n], extra...)...)
 }
 
-// WriteHeaders sets RateLimit-Policy and RateLimit listing ps (neither
-// when ps is empty), and Retry-After in whole seconds when retryAfter is
-// positive. Seconds are rounded up; w is at least 1.
-func WriteHeaders(h http.Header, retryAfter time.Duration, ps ...Policy) {
-	// This runs on every allowed request, so all values are formatted into
-	// one buffer and share one string and one backing slice: two
-	// allocations however many policies.
+// WriteHeaders is [WriteHeaders] with the RateLimit-Policy value taken
+// from c when ps are the policies it last wrote.
+func (c *PolicyCache) WriteHeaders(h http.Header, retryAfter time.Duration, ps ...Policy) {
+	// This runs on every allowed request, so the values it formats share
+	// one buffer, one string and one backing slice: two allocations
+	// however many policies.
 	var buf [512]byte
 	b := buf[:0]
-	for i, p := range ps {
-		if i > 0 {
-			b = append(b, ", "...)
+	policy := c.lookup(ps)
+	if policy == nil {
+		for i, p := range ps {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendName(b, p.Name)
+			b = append(b, ";q="...)
+			b = strconv.AppendInt(b, p.Quota, 10)
+			if p.Unit != "" {
+				b = append(b, `;qu="`...)
+				b = append(b, p.Unit...)
+				b = append(b, '"')
+			}
+			b = append(b, ";w="...)
+			b = strconv.AppendInt(b, max(1, ceilSeconds(p.Window)), 10)
 		}
-		b = appendName(b, p.Name)
-		b = append(b, ";q="...)
-		b = strconv.AppendInt(b, p.Quota, 10)
-		if p.Unit != "" {
-			b = append(b, `;qu="`...)
-			b = append(b, p.Unit...)
-			b = append(b, '"')
-		}
-		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, max(1, ceilSeconds(p.Window)), 10)
 	}
 	policyEnd := len(b)
 	for i, p := range ps {
@@ -125,9 +196,14 @@ func WriteHeaders(h http.Header, retryAfter time.Duration, ps ...Policy) {
 	all := string(b)
 	vals := make([]string, 0, 3)
 	if len(ps) > 0 {
-		vals = append(vals, all[:policyEnd], all[policyEnd:rateEnd])
-		h[canonPolicy] = vals[0:1:1]
-		h[canonRateLimit] = vals[1:2:2]
+		if policy == nil {
+			vals = append(vals, all[:policyEnd])
+			policy = vals[0:1:1]
+			c.store(ps, policy)
+		}
+		vals = append(vals, all[policyEnd:rateEnd])
+		h[canonPolicy] = policy
+		h[canonRateLimit] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	if retryAfter > 0 {
 		vals = append(vals, all[rateEnd:])
@@ -155,7 +231,7 @@ func ceilSeconds(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64(math.Ceil(d.Seconds()))
+	return int64((d-1)/time.Second) + 1
 }
 
 // ReadHeaders parses the RateLimit-Policy and RateLimit fields of h, as

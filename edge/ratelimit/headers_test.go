@@ -2,6 +2,9 @@ package ratelimit
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,4 +139,59 @@ func BenchmarkSetHeaders(b *testing.B) {
 		h := make(http.Header, 8)
 		SetHeaders(h, d, now)
 	}
+}
+
+// TestPolicyCache: a cache writes the same fields as SetHeaders; it
+// reuses its RateLimit-Policy value while the policies' quotas and
+// windows stay (only r and t move), and formats a new one when a quota
+// or the month's length changes. Concurrent writers are safe (-race).
+func TestPolicyCache(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	reset := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	decision := func(remaining, limit int64, reset time.Time) Decision {
+		return Decision{Allowed: true, Limit: limit, Remaining: remaining, Window: time.Second, ResetAfter: 300 * time.Millisecond,
+			MonthlyUsed: 1000 - remaining, MonthlyLimit: 5000, MonthlyReset: reset}
+	}
+	bandwidth := MonthlyPolicy(PolicyBandwidth, UnitContentBytes, 10<<30, 4<<30, reset, now)
+	var c PolicyCache
+	write := func(d Decision, now time.Time) http.Header {
+		h, plain := http.Header{}, http.Header{}
+		c.SetHeaders(h, d, now, bandwidth)
+		SetHeaders(plain, d, now, bandwidth)
+		for _, k := range []string{HeaderPolicy, HeaderRateLimit, HeaderRetryAfter} {
+			if h.Get(k) != plain.Get(k) {
+				t.Errorf("%s: cached %q, uncached %q", k, h.Get(k), plain.Get(k))
+			}
+		}
+		return h
+	}
+	first := write(decision(40, 100, reset), now)[canonPolicy]
+	second := write(decision(39, 100, reset), now.Add(time.Millisecond))[canonPolicy]
+	if &first[0] != &second[0] {
+		t.Errorf("RateLimit-Policy formatted again for unchanged quotas")
+	}
+	if changed := write(decision(39, 200, reset), now)[canonPolicy]; &changed[0] == &first[0] || changed[0] == first[0] {
+		t.Errorf("RateLimit-Policy %q kept after the rate changed", changed[0])
+	}
+	// December is 31 days: the monthly window changes.
+	decNow, decReset := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	bandwidth = MonthlyPolicy(PolicyBandwidth, UnitContentBytes, 10<<30, 0, decReset, decNow)
+	if dec := write(decision(39, 200, decReset), decNow)[canonPolicy]; !strings.Contains(dec[0], "w=2678400") {
+		t.Errorf("RateLimit-Policy in December %q, want the 31-day window", dec[0])
+	}
+
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				h := http.Header{}
+				c.SetHeaders(h, decision(int64(i), int64(100+g%2), decReset), decNow)
+				if !strings.Contains(h.Get(HeaderPolicy), `"default";q=`+strconv.Itoa(100+g%2)+`;`) {
+					t.Errorf("writer %d: RateLimit-Policy %q", g, h.Get(HeaderPolicy))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
