@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -108,5 +109,30 @@ func reportBatchSize(b *testing.B, l *Redis, n0 uint64, s0 float64) {
 	n, s := batchCounts(b, l)
 	if n > n0 {
 		b.ReportMetric((s-s0)/float64(n-n0), "decisions/pipeline")
+	}
+}
+
+// BenchmarkSetHeaders writes the quota fields of an allowed answer with
+// the rate, monthly and bandwidth policies, as the edge does on every
+// request: "plain" formats both fields, "cached" takes RateLimit-Policy
+// from a PolicyCache.
+func BenchmarkSetHeaders(b *testing.B) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	reset := monthStart(monthOf(now) + 1)
+	d := Decision{Allowed: true, Limit: 5000, Window: time.Second, Remaining: 4000, ResetAfter: 200 * time.Millisecond,
+		MonthlyLimit: 100_000_000, MonthlyUsed: 12345, MonthlyReset: reset}
+	for _, c := range []*PolicyCache{nil, new(PolicyCache)} {
+		name := "plain"
+		if c != nil {
+			name = "cached"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			h := http.Header{}
+			for b.Loop() {
+				bw := MonthlyPolicy(PolicyBandwidth, UnitContentBytes, 1e12, 123456789, reset, now)
+				c.SetHeaders(h, d, now, bw)
+			}
+		})
 	}
 }

@@ -130,17 +130,6 @@ func TestReadHeadersRejects(t *testing.T) {
 	}
 }
 
-func BenchmarkSetHeaders(b *testing.B) {
-	d := Decision{Allowed: true, Limit: 100, Remaining: 42, Window: 2 * time.Second, ResetAfter: time.Second,
-		MonthlyLimit: 100000, MonthlyUsed: 5, MonthlyReset: time.Unix(1_800_000_000, 0)}
-	now := time.Unix(1_799_000_000, 0)
-	b.ReportAllocs()
-	for b.Loop() {
-		h := make(http.Header, 8)
-		SetHeaders(h, d, now)
-	}
-}
-
 // TestPolicyCache: a cache writes the same fields as SetHeaders; it
 // reuses its RateLimit-Policy value while the policies' quotas and
 // windows stay (only r and t move), and formats a new one when a quota
