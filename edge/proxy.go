@@ -146,21 +146,30 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// largeBody is the smallest response body of known length that
-// holdLarge takes: more than one 32 KiB copy buffer.
-const largeBody = 32 << 10
+// Response bodies holdLarge takes: a known length over one 32 KiB copy
+// buffer and up to 1 MiB (pages, API answers, small files). Larger
+// bodies are downloads, which may go to slow clients for a long time:
+// they keep ReverseProxy's copy, so each holds 32 KiB, not 128.
+const (
+	largeBodyMin = 32 << 10
+	largeBodyMax = 1 << 20
+)
 
-// holdLarge takes a response body of a known length over largeBody from
-// ReverseProxy, leaving it an empty body to copy: ReverseProxy copies
-// every body through one 32 KiB buffer, a read and a write syscall per
-// 32 KiB, and a larger buffer for all would be held by every stream
-// (SSE) for its whole life. serveProxy copies the held body once
-// ReverseProxy has written the headers (Content-Length included), with
-// copyLarge. Streams keep ReverseProxy's copy and flushing: they have no
-// length, or are text/event-stream.
+// holdLarge takes a response body of a known length between largeBodyMin
+// and largeBodyMax from ReverseProxy, leaving it an empty body to copy:
+// ReverseProxy copies every body through one 32 KiB buffer, a read and a
+// write syscall per 32 KiB, and a larger buffer for all would be held by
+// every stream (SSE) for its whole life. serveProxy copies the held body
+// once ReverseProxy has written the headers (Content-Length included),
+// with copyLarge. Streams keep ReverseProxy's copy and flushing: they
+// have no length, or are text/event-stream. So do the answers to
+// requests with a body: ReverseProxy closes the request body when it
+// returns, which would cut an upload the upstream is still reading
+// while it answers (a full-duplex handler, or an early refusal).
 func holdLarge(resp *http.Response) {
 	req := resp.Request
-	if resp.ContentLength <= largeBody || req == nil || req.Method == http.MethodHead ||
+	if resp.ContentLength <= largeBodyMin || resp.ContentLength > largeBodyMax || req == nil ||
+		req.Method == http.MethodHead || req.Body != nil && req.Body != http.NoBody ||
 		resp.StatusCode < 200 || resp.Body == nil || resp.Body == http.NoBody {
 		return
 	}
@@ -175,23 +184,24 @@ func holdLarge(resp *http.Response) {
 	resp.Body = http.NoBody
 }
 
-// largeBuffers are copyLarge's buffers: a 100 KiB page is one read of
-// the upstream after the headers' and one write to the client.
+// largeBuffers are copyLarge's buffers: after the bytes that came with
+// the headers, the rest of a 100 KiB page is one read of the upstream
+// and one write to the client.
 var largeBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
-// copyLarge copies a held body to the client, filling the buffer before
-// each write: the body has a length, so it is a page or a file, not a
-// stream that wants each piece at once. A failure mid-body ends the
-// response as ReverseProxy's copy does: the client's connection is
-// aborted (http.ErrAbortHandler), so it cannot take the short body for
-// the whole.
+// copyLarge copies a held body to the client, writing what each read
+// returns at once, so a slow upstream's first bytes (and the headers)
+// are not held back. A failure mid-body ends the response as
+// ReverseProxy's copy does: the client's connection is aborted
+// (http.ErrAbortHandler), so it cannot take the short body for the
+// whole.
 func (s *Server) copyLarge(w io.Writer, r *http.Request, st *reqState, body io.ReadCloser) {
 	defer body.Close()
 	bp := largeBuffers.Get().(*[]byte)
 	defer largeBuffers.Put(bp)
 	buf := *bp
 	for {
-		n, rerr := fill(body, buf)
+		n, rerr := body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				st.err = fmt.Errorf("write response body: %w", werr)
@@ -209,17 +219,4 @@ func (s *Server) copyLarge(w io.Writer, r *http.Request, st *reqState, body io.R
 			panic(http.ErrAbortHandler)
 		}
 	}
-}
-
-// fill reads from r until buf is full or r fails (io.EOF included).
-func fill(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }

@@ -287,9 +287,9 @@ func (l *lockedBuffer) String() string {
 
 // TestLargeBody: bodies of a known length over 32 KiB, which the edge
 // copies itself (holdLarge), arrive whole with their length, injected
-// or not, on the fast path and through http.Transport (POST); the
-// upstream connection is reused after each, so every body was read to
-// its end; HEAD keeps the length without a body; and an upstream that
+// or not (and so does the answer to a POST, which ReverseProxy copies);
+// the upstream connection is reused after each, so every body was read
+// to its end; HEAD keeps the length without a body; and an upstream that
 // dies mid-body aborts the client's connection (it never takes the
 // short body for the whole) and logs why.
 func TestLargeBody(t *testing.T) {
@@ -379,5 +379,109 @@ func TestLargeBody(t *testing.T) {
 		if strings.Contains(line, `"path":"/cut"`) && !strings.Contains(line, "read upstream body") {
 			t.Errorf("access log of /cut has no cause: %s", line)
 		}
+	}
+}
+
+// TestLargeBodyNotHeldBack: the large-body copy does not hold back what
+// ReverseProxy's copy passed on: a slow upstream's headers and first
+// bytes reach the client before the rest exists.
+func TestLargeBodyNotHeldBack(t *testing.T) {
+	const total = 200 << 10
+	answer := bytes.Repeat([]byte("0123456789abcdef"), total/16)
+	release := make(chan struct{})
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(total))
+		w.Write(answer[:64<<10]) // 64 KiB, then the rest once the test has seen the start
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		case <-time.After(30 * time.Second):
+		}
+		w.Write(answer[64<<10:])
+	})
+	e := startEdge(t, activeSource(), up.URL, nil)
+
+	// within runs f, failing the test if it has not returned after 10 s.
+	within := func(what string, f func()) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { defer close(done); f() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			close(release)
+			t.Fatalf("%s: still waiting after 10 s", what)
+		}
+	}
+	req, _ := http.NewRequest("GET", e.URL+"/slow", nil)
+	req.Host = "acme.example.test"
+	var resp *http.Response
+	var err error
+	within("headers of a slow page", func() { resp, err = e.srv.Client().Do(req) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without flushes (the length says it is not a stream) a few KiB
+	// may wait in net/http's buffers, as with ReverseProxy's own copy;
+	// half of what the upstream sent must be through.
+	start := make([]byte, 32<<10)
+	within("the first 32 KiB of a slow page", func() { _, err = io.ReadFull(resp.Body, start) })
+	if err != nil || !bytes.Equal(start, answer[:32<<10]) {
+		t.Fatalf("first 32 KiB: %v", err)
+	}
+	close(release)
+	rest, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(rest, answer[32<<10:]) {
+		t.Fatalf("rest of the slow page: %d bytes, %v", len(rest), err)
+	}
+}
+
+// TestHoldLarge: which upstream responses the edge copies itself. Only
+// bodies of a known length over 32 KiB and up to 1 MiB, answering a
+// request without a body (ReverseProxy closes that when it returns, which
+// would cut an upload still being sent), that are not event streams.
+func TestHoldLarge(t *testing.T) {
+	tests := []struct {
+		name   string
+		method string
+		body   io.Reader
+		status int
+		ct     string
+		length int64
+		held   bool
+	}{
+		{"page", "GET", nil, 200, "text/html", 100 << 10, true},
+		{"1 MiB file", "GET", nil, 200, "application/octet-stream", 1 << 20, true},
+		{"partial content", "GET", nil, 206, "application/octet-stream", 64 << 10, true},
+		{"32 KiB", "GET", nil, 200, "text/html", 32 << 10, false},
+		{"download over 1 MiB", "GET", nil, 200, "application/octet-stream", 1<<20 + 1, false},
+		{"unknown length", "GET", nil, 200, "text/html", -1, false},
+		{"event stream", "GET", nil, 200, "text/event-stream; charset=utf-8", 100 << 10, false},
+		{"HEAD", "HEAD", nil, 200, "text/html", 100 << 10, false},
+		{"answer to an upload", "POST", strings.NewReader("upload"), 200, "text/html", 100 << 10, false},
+		{"POST without a body", "POST", nil, 200, "text/html", 100 << 10, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := &stateCtx{Context: context.Background()}
+			req, _ := http.NewRequestWithContext(ctx, tc.method, "http://up.test/", tc.body)
+			body := io.NopCloser(strings.NewReader("x"))
+			resp := &http.Response{StatusCode: tc.status, Header: http.Header{"Content-Type": {tc.ct}},
+				ContentLength: tc.length, Body: body, Request: req}
+			holdLarge(resp)
+			if held := ctx.st.large != nil; held != tc.held {
+				t.Fatalf("held %v, want %v", held, tc.held)
+			}
+			if tc.held && (ctx.st.large != body || resp.Body != http.NoBody) {
+				t.Errorf("held body %v, response body %v; want the upstream's held and NoBody left", ctx.st.large, resp.Body)
+			}
+			if !tc.held && resp.Body != body {
+				t.Errorf("response body replaced although not held")
+			}
+		})
 	}
 }
