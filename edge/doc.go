@@ -16,8 +16,8 @@
 // retry for idempotent requests (transport.go); body-less reads to a
 // plain-HTTP upstream take a synchronous keep-alive client on the
 // handler's goroutine (upstream.go), and response bodies of a known
-// length over 32 KiB are copied by the edge through a larger buffer
-// (holdLarge, proxy.go). Every error answer goes
+// length from 32 KiB to 1 MiB are copied by the edge through a larger
+// buffer (holdLarge, proxy.go). Every error answer goes
 // through writeError (errors.go): JSON for API clients, a branded page
 // from package theming for browsers.
 //
