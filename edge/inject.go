@@ -61,7 +61,7 @@ func injectTheme(resp *http.Response) {
 	case c < 200, c == http.StatusNoContent, c == http.StatusPartialContent, c == http.StatusNotModified:
 		return
 	}
-	if resp.Body == nil || resp.Body == http.NoBody || !isHTML(resp.Header.Get("Content-Type")) {
+	if resp.Body == nil || resp.Body == http.NoBody || !isMediaType(resp.Header.Get("Content-Type"), "text/html") {
 		return
 	}
 	st := stateFrom(req.Context())
@@ -134,16 +134,18 @@ func peekLength(in *theming.Injector, want int64) int64 {
 // peekLimit bounds peekLength's read-ahead.
 const peekLimit = 32 << 10
 
-// isHTML reports whether a Content-Type is text/html.
-func isHTML(ct string) bool {
+// isMediaType reports whether a Content-Type is of media type mt
+// (lower case), parameters aside: a prefix check for the usual
+// spellings, mime.ParseMediaType for the rest.
+func isMediaType(ct, mt string) bool {
 	if ct == "" {
 		return false
 	}
-	if len(ct) >= 9 && strings.EqualFold(ct[:9], "text/html") && (len(ct) == 9 || ct[9] == ';' || ct[9] == ' ') {
+	if n := len(mt); len(ct) >= n && strings.EqualFold(ct[:n], mt) && (len(ct) == n || ct[n] == ';' || ct[n] == ' ') {
 		return true
 	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == "text/html"
+	got, _, err := mime.ParseMediaType(ct)
+	return err == nil && got == mt
 }
 
 // gzipDecoder decodes a gzip body, creating the gzip.Reader on the first

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"strings"
 	"sync"
 )
 
@@ -129,20 +128,18 @@ func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
 // serveProxy is the chain's last handler: ReverseProxy, then the copy of
-// a body holdLarge took from it.
+// a body holdLarge took from it. The held body is closed however the
+// handler ends, a panic of either included.
 func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	st := stateFrom(r.Context())
 	defer func() {
-		if st != nil && st.large != nil { // ReverseProxy panicked
+		if st.large != nil {
 			st.large.Close()
-			st.large = nil
 		}
 	}()
 	s.proxy.ServeHTTP(w, r)
-	if st != nil && st.large != nil {
-		body := st.large
-		st.large = nil
-		s.copyLarge(w, r, st, body)
+	if st.large != nil {
+		s.copyLarge(w, r, st, st.large)
 	}
 }
 
@@ -173,14 +170,10 @@ func holdLarge(resp *http.Response) {
 		resp.StatusCode < 200 || resp.Body == nil || resp.Body == http.NoBody {
 		return
 	}
-	if ct := resp.Header.Get("Content-Type"); len(ct) >= 17 && strings.EqualFold(ct[:17], "text/event-stream") {
+	if isMediaType(resp.Header.Get("Content-Type"), "text/event-stream") {
 		return
 	}
-	st := stateFrom(req.Context())
-	if st == nil {
-		return
-	}
-	st.large = resp.Body
+	stateFrom(req.Context()).large = resp.Body
 	resp.Body = http.NoBody
 }
 
@@ -195,8 +188,7 @@ var largeBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); retur
 // ReverseProxy's copy does: the client's connection is aborted
 // (http.ErrAbortHandler), so it cannot take the short body for the
 // whole.
-func (s *Server) copyLarge(w io.Writer, r *http.Request, st *reqState, body io.ReadCloser) {
-	defer body.Close()
+func (s *Server) copyLarge(w io.Writer, r *http.Request, st *reqState, body io.Reader) {
 	bp := largeBuffers.Get().(*[]byte)
 	defer largeBuffers.Put(bp)
 	buf := *bp

@@ -159,21 +159,7 @@ func (c *PolicyCache) WriteHeaders(h http.Header, retryAfter time.Duration, ps .
 	b := buf[:0]
 	policy := c.lookup(ps)
 	if policy == nil {
-		for i, p := range ps {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = appendName(b, p.Name)
-			b = append(b, ";q="...)
-			b = strconv.AppendInt(b, p.Quota, 10)
-			if p.Unit != "" {
-				b = append(b, `;qu="`...)
-				b = append(b, p.Unit...)
-				b = append(b, '"')
-			}
-			b = append(b, ";w="...)
-			b = strconv.AppendInt(b, max(1, ceilSeconds(p.Window)), 10)
-		}
+		b = appendPolicyField(b, ps)
 	}
 	policyEnd := len(b)
 	for i, p := range ps {
@@ -209,6 +195,26 @@ func (c *PolicyCache) WriteHeaders(h http.Header, retryAfter time.Duration, ps .
 		vals = append(vals, all[rateEnd:])
 		h[canonRetryAfter] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
+}
+
+// appendPolicyField appends the RateLimit-Policy value listing ps.
+func appendPolicyField(b []byte, ps []Policy) []byte {
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendName(b, p.Name)
+		b = append(b, ";q="...)
+		b = strconv.AppendInt(b, p.Quota, 10)
+		if p.Unit != "" {
+			b = append(b, `;qu="`...)
+			b = append(b, p.Unit...)
+			b = append(b, '"')
+		}
+		b = append(b, ";w="...)
+		b = strconv.AppendInt(b, p.key().w, 10)
+	}
+	return b
 }
 
 // appendName appends a policy name as a structured-field string.
