@@ -3,7 +3,8 @@
 // under test pinned to CPU 0 (GOMAXPROCS=1 for Go proxies), wrk and the
 // upstream on CPU 1, `wrk -t1 -c64 -d10s --latency` after a warm-up, three
 // repetitions interleaved, medians with min–max. It prints requests/s, p50,
-// p99 and RSS for each, then the ratios edge/Caddy, edge/nginx and
+// p99, RSS and the proxy's CPU (busy share of its CPU, CPU µs per request)
+// for each, then the ratios edge/Caddy, edge/nginx and
 // edge/upstream, and each goal of the issues with its verdict (ratios
 // of two targets taken within each repetition, then their median).
 //
@@ -53,7 +54,11 @@ type target struct {
 	cmd  *exec.Cmd
 }
 
-type sample struct{ rps, p50, p99, rssMB float64 }
+// sample is one wrk run: requests/s, latency percentiles in ms, and the
+// proxy process's resident memory and CPU (busy: share of one CPU over
+// the run, cpuUS: CPU µs per request). Busy tells whether the proxy was
+// the bottleneck: under 100 % it waited for something else.
+type sample struct{ rps, p50, p99, rssMB, busy, cpuUS float64 }
 
 func main() {
 	bin := flag.String("bin", "bin/bench", "directory with edge, upstream, seed and caddy binaries")
@@ -192,9 +197,18 @@ http {
 		}
 		for r := 0; r < *reps; r++ {
 			for _, t := range targets {
+				var cpu0 time.Duration
+				if t.cmd != nil {
+					cpu0 = cpuTime(t.cmd.Process.Pid)
+				}
 				s := wrk(t, size, *dur)
 				if t.cmd != nil {
 					s.rssMB = rss(t.cmd.Process.Pid)
+					cpu := cpuTime(t.cmd.Process.Pid) - cpu0
+					s.busy = 100 * cpu.Seconds() / dur.Seconds()
+					if s.rps > 0 {
+						s.cpuUS = float64(cpu.Microseconds()) / (s.rps * dur.Seconds())
+					}
 				}
 				results[t.name+"/"+size] = append(results[t.name+"/"+size], s)
 			}
@@ -203,7 +217,7 @@ http {
 
 	fmt.Printf("\nproxy benchmark: wrk -t1 -c64 -d%s --latency, %d repetitions interleaved, %d tenants in the edge snapshot\n", *dur, *reps, *tenants)
 	fmt.Printf("proxies pinned to CPU 0 (GOMAXPROCS=1 for Go), wrk and upstream on CPU 1; medians (min–max)\n\n")
-	fmt.Printf("%-7s %-13s %-26s %-10s %-10s %-8s\n", "size", "target", "requests/s", "p50 ms", "p99 ms", "RSS MB")
+	fmt.Printf("%-7s %-14s %-26s %-8s %-8s %-7s %-6s %-8s\n", "size", "target", "requests/s", "p50 ms", "p99 ms", "RSS MB", "CPU %", "CPU µs/req")
 	med := map[string]sample{}
 	for _, size := range []string{"small", "large"} {
 		label := map[string]string{"small": "200 B", "large": "100 KiB"}[size]
@@ -212,14 +226,17 @@ http {
 			m := sample{
 				rps: median(ss, func(s sample) float64 { return s.rps }), p50: median(ss, func(s sample) float64 { return s.p50 }),
 				p99: median(ss, func(s sample) float64 { return s.p99 }), rssMB: median(ss, func(s sample) float64 { return s.rssMB }),
+				busy: median(ss, func(s sample) float64 { return s.busy }), cpuUS: median(ss, func(s sample) float64 { return s.cpuUS }),
 			}
 			med[t.name+"/"+size] = m
 			lo, hi := minmax(ss)
-			rssStr := "-"
+			rssStr, busyStr, cpuStr := "-", "-", "-"
 			if t.cmd != nil {
 				rssStr = fmt.Sprintf("%.1f", m.rssMB)
+				busyStr = fmt.Sprintf("%.0f", m.busy)
+				cpuStr = fmt.Sprintf("%.1f", m.cpuUS)
 			}
-			fmt.Printf("%-7s %-13s %-26s %-10.2f %-10.2f %-8s\n", label, t.name, fmt.Sprintf("%.0f (%.0f–%.0f)", m.rps, lo, hi), m.p50, m.p99, rssStr)
+			fmt.Printf("%-7s %-14s %-26s %-8.2f %-8.2f %-7s %-6s %-8s\n", label, t.name, fmt.Sprintf("%.0f (%.0f–%.0f)", m.rps, lo, hi), m.p50, m.p99, rssStr, busyStr, cpuStr)
 		}
 	}
 	fmt.Println()
@@ -377,6 +394,33 @@ func firstLines(b []byte) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// cpuTime returns the CPU time (user and system) used so far by the
+// process pid and its descendants (nginx's worker), or 0 when it cannot
+// be read. /proc counts in clock ticks, USER_HZ, which is 100 on Linux.
+func cpuTime(pid int) time.Duration {
+	const userHZ = 100
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th of them.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	total := time.Duration(utime+stime) * time.Second / userHZ
+	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, c := range strings.Fields(string(children)) {
+		if cp, err := strconv.Atoi(c); err == nil {
+			total += cpuTime(cp)
+		}
+	}
+	return total
 }
 
 func rss(pid int) float64 {

@@ -16,11 +16,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// holdPipelines makes l act as if maxSenders pipelines were in flight,
-// so that every Allow queues. The returned release lets the queue go as
-// one pipeline (up to maxBatch calls). It first waits for the senders
-// of earlier calls to finish: one still running would take the calls
-// queued here. A test that stops before release releases at cleanup, so
+// holdPipelines makes l act as if l.maxSenders pipelines were in
+// flight, so that every Allow queues. The returned release lets one
+// sender take the queue, maxBatch calls per pipeline. It first waits
+// for the senders of earlier calls to finish: one still running would
+// take the calls queued here. A test that stops before release releases at cleanup, so
 // that Close does not wait for the pretend pipelines forever.
 func holdPipelines(t *testing.T, l *Redis) (release func()) {
 	t.Helper()
@@ -28,8 +28,8 @@ func holdPipelines(t *testing.T, l *Redis) (release func()) {
 	for {
 		l.mu.Lock()
 		if l.senders == 0 {
-			l.senders += maxSenders
-			l.wg.Add(maxSenders)
+			l.senders += l.maxSenders
+			l.wg.Add(l.maxSenders)
 			l.mu.Unlock()
 			break
 		}
@@ -44,9 +44,9 @@ func holdPipelines(t *testing.T, l *Redis) (release func()) {
 	release = func() {
 		once.Do(func() {
 			l.mu.Lock()
-			l.senders -= maxSenders - 1
+			l.senders -= l.maxSenders - 1
 			l.mu.Unlock()
-			for range maxSenders - 1 {
+			for range l.maxSenders - 1 {
 				l.wg.Done()
 			}
 			go l.sendLoop(&sender{pipe: l.cfg.Client.Pipeline()}) // the last pretend one
@@ -124,9 +124,9 @@ func TestRedisPipelineConcurrent(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
-		hold bool // queue all calls first, so they share one pipeline
+		hold bool // queue all calls first, so they fill whole pipelines
 	}{
-		{"one pipeline", true},
+		{"queued first", true},
 		{"as they come", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,8 +198,10 @@ func TestRedisPipelineConcurrent(t *testing.T) {
 			if sent <= float64(pipelines) {
 				t.Errorf("%d pipelines for %v decisions: no pipeline carried more than one", pipelines, sent)
 			}
-			if tt.hold && pipelines != 1 {
-				t.Errorf("%d pipelines for the queued calls, want 1", pipelines)
+			// One sender takes the queue maxBatch calls at a time: fewer
+			// pipelines would mean one carried more than maxBatch.
+			if want := uint64((200 + maxBatch - 1) / maxBatch); tt.hold && pipelines != want {
+				t.Errorf("%d pipelines for 200 queued calls, want %d of at most %d", pipelines, want, maxBatch)
 			}
 		})
 	}
@@ -463,8 +465,8 @@ func checkNoOwnGoroutines(t *testing.T) {
 	}
 }
 
-// TestRedisPipelineRing sends one pipeline through a ring of two
-// servers, which splits it by key: each tenant still gets its burst.
+// TestRedisPipelineRing sends pipelines through a ring of two servers,
+// which splits each by key: each tenant still gets its burst.
 func TestRedisPipelineRing(t *testing.T) {
 	a, b := testenv.StartRedis(t), testenv.StartRedis(t)
 	ring := redis.NewRing(&redis.RingOptions{
@@ -491,8 +493,8 @@ func TestRedisPipelineRing(t *testing.T) {
 			t.Errorf("tenant %d: %d allowed of 10, want its burst %d", id+1, got, id+1)
 		}
 	}
-	if n, _ := batchCounts(t, l); n != 1 {
-		t.Errorf("%d pipelines, want 1", n)
+	if n, _ := batchCounts(t, l); n != (100+maxBatch-1)/maxBatch {
+		t.Errorf("%d pipelines for 100 queued calls, want %d", n, (100+maxBatch-1)/maxBatch)
 	}
 	for _, srv := range []*testenv.RedisServer{a, b} {
 		if n, err := srv.Client(t).DBSize(t.Context()).Result(); err != nil || n == 0 {

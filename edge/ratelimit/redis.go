@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,6 +134,8 @@ type Redis struct {
 	idle    []*sender // scratch of the senders not running
 	closed  bool
 	wg      sync.WaitGroup // the senders and the breaker probe
+
+	maxSenders int // pipelines in flight at most; see sendersPerCPU
 }
 
 var _ Limiter = (*Redis)(nil)
@@ -181,7 +184,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &Redis{cfg: cfg, log: cfg.Logger, keyRate: cfg.KeyPrefix + "{"}
+	r := &Redis{cfg: cfg, log: cfg.Logger, keyRate: cfg.KeyPrefix + "{", maxSenders: sendersPerCPU * runtime.GOMAXPROCS(0)}
 	r.calls.New = newCall
 	var err error
 	if r.m, err = newMetrics(cfg.Registerer, "redis"); err != nil {
@@ -352,8 +355,8 @@ func (r *Redis) decide(ctx context.Context, req Request) (Decision, bool) {
 	var res scriptResult
 	err := c.err
 	if err == nil {
-		var v []any
-		if v, err = c.cmd.Slice(); err == nil {
+		var v []int64
+		if v, err = c.cmd.Result(); err == nil {
 			if res, err = parseResult(v); err != nil {
 				r.m.redisErrors.Inc()
 			}
@@ -395,16 +398,9 @@ type scriptResult struct {
 }
 
 // parseResult reads the script's reply: five integers.
-func parseResult(v []any) (scriptResult, error) {
-	var n [5]int64
-	if len(v) != len(n) {
-		return scriptResult{}, errBadReply
-	}
-	for i, x := range v {
-		var ok bool
-		if n[i], ok = x.(int64); !ok {
-			return scriptResult{}, fmt.Errorf("%w: element %d is %T", errBadReply, i, x)
-		}
+func parseResult(n []int64) (scriptResult, error) {
+	if len(n) != 5 {
+		return scriptResult{}, fmt.Errorf("%w: %d elements, want 5", errBadReply, len(n))
 	}
 	return scriptResult{
 		status: n[0], remaining: n[1], used: n[4],
