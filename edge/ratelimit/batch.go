@@ -12,7 +12,7 @@ import (
 
 // Automatic pipelining. Concurrent decisions share round trips: Allow
 // queues a call and waits for its answer, and sender goroutines take
-// up to maxBatch queued calls, send them as one pipeline and answer each
+// queued calls (see batchLen), send them as one pipeline and answer each
 // call with its own reply. While the pipelines are in flight new calls
 // queue up and form the next ones, so batches grow with load. Each
 // decision is still one atomic script execution; only the round trips
@@ -27,30 +27,71 @@ import (
 // queue empty. An idle limiter holds no goroutine, and Close waits for
 // the running ones.
 
-// maxBatch caps the decisions in one pipeline; further calls wait for
-// the next one. Redis runs a pipeline's scripts one after another (about
-// 7.5 µs each on Redis 7) and go-redis returns when the last reply is
-// read, so every caller in a pipeline waits for all of its scripts.
-// Without a cap, batches grew with the queue (a longer pipeline let more
-// calls queue for the next): at 64 concurrent requests a third of an
-// edge's requests sat in long pipelines and its CPU idled 10 % of the
-// time. With 16 the callers are released in small groups as Redis works
-// through them: in interleaved runs on 200 B pages the edge's throughput
-// with Redis limits went from 0.75–0.79 of its unlimited throughput to
-// 0.82–0.84 (8 and 12 measured the same).
+// maxBatch caps the decisions in one pipeline while the queue is short
+// (see batchLen). Redis runs a pipeline's scripts one after another
+// (about 7.5 µs each on Redis 7) and go-redis returns when the last reply
+// is read, so every caller in a pipeline waits for all of its scripts.
+// When a sender took everything queued, batches grew with the queue (a
+// longer pipeline let more calls queue for the next): at 64 concurrent
+// requests two thirds of an edge's requests sat in long pipelines and
+// its CPU idled 10 % of the time. With 16 the callers are released in
+// small groups as Redis works through them: in interleaved runs on 200 B
+// pages the edge's throughput with Redis limits went from 0.75–0.79 of
+// its unlimited throughput to 0.82–0.84 (8 and 12 measured the same).
 const maxBatch = 16
 
+// maxBacklogBatch caps the decisions in one pipeline when the queue is
+// long.
+const maxBacklogBatch = 256
+
 // sendersPerCPU sets the pipelines in flight at once: this many per
-// GOMAXPROCS. With one in all, a request arriving while another's round
-// trip is in flight would wait for that round trip and then make its
-// own, so two concurrent requests would take twice as long as without
-// pipelining; with two they proceed side by side, and under load one
-// pipeline fills while the other is in flight. More per CPU measured
-// slower on loopback (more calls waiting inside Redis at once), but the
-// decisions in flight must grow with the edge's throughput: at a network
-// round trip of 0.5 ms, two pipelines of maxBatch carry 64,000 decisions
-// per second, about twice what one CPU of the edge proxies.
+// GOMAXPROCS (at most half the client's pool, when it is a
+// *redis.Client). With one in all, a request arriving while another's
+// round trip is in flight would wait for that round trip and then make
+// its own, so two concurrent requests would take twice as long as
+// without pipelining; with two they proceed side by side, and under load
+// one pipeline fills while the other is in flight. More per CPU measured
+// slower on loopback (more calls waiting inside Redis at once).
 const sendersPerCPU = 2
+
+// slowQueue and slowSendersFactor let more pipelines fly when Redis is
+// far away: a call queued while the oldest queued call has waited longer
+// than slowQueue starts a sender while fewer than slowSendersFactor
+// times the usual number run. A nearby Redis answers a pipeline of
+// maxBatch in about 0.2 ms, so only a long round trip makes calls wait
+// that long; there the round trip, not Redis, is what the callers wait
+// for, and more pipelines of maxBatch cost them little. At a 2 ms round
+// trip (through a delaying proxy) and 64 concurrent requests on one CPU,
+// the edge made 11,000 decisions a second with two pipelines in flight,
+// 12,100–12,400 with these extra ones and 12,900–13,300 with uncapped
+// pipelines; on loopback they left the ratio unchanged (0.82 against
+// 0.83 of the unlimited throughput, within the noise). With slowQueue at
+// 0.5 ms they gave 12,600 at 2 ms; 1 ms keeps further from the waits of
+// a nearby Redis under load.
+const (
+	slowQueue         = time.Millisecond
+	slowSendersFactor = 4
+)
+
+// backlogRounds is how many rounds of full pipelines must be queued
+// before pipelines grow past maxBatch; see batchLen.
+const backlogRounds = 4
+
+// batchLen returns how many of the queued calls the next pipeline
+// carries; the caller holds r.mu. Usually maxBatch. When more than
+// backlogRounds pipelines of maxBatch per sender are queued, Redis is
+// farther away than the pipelines in flight can cover (at a 1 ms round
+// trip, two pipelines of 16 carry 32,000 decisions a second), so each
+// pipeline takes 1/backlogRounds of a sender's share of the queue, up to
+// maxBacklogBatch: the decisions in flight grow with the round trip
+// instead of the calls queueing until their Timeout. The threshold is
+// high so that the bursts of an edge under load on a nearby Redis (at 64
+// concurrent requests on one CPU the queue reached 32 in one pipeline of
+// seven) keep the small pipelines; growing at 32 already cost them 2 %.
+func (r *Redis) batchLen() int {
+	n := len(r.pending)
+	return min(n, max(maxBatch, n/(backlogRounds*r.maxSenders)), maxBacklogBatch)
+}
 
 // Reasons a call was answered without a reply from Redis. The sender has
 // done any failure accounting already; Allow only falls back.
@@ -91,6 +132,7 @@ type call struct {
 	tenant, month                       int64  // whose keys keyRate and keyMonth are
 	keyBuf                              []byte // scratch for building the keys
 
+	queued time.Time // when the call was queued
 	cutoff time.Time // when a pipeline carrying the call is given up; see roundTrip
 	state  atomic.Int32
 	done   chan struct{} // capacity 1, so a sender never blocks on it
@@ -168,9 +210,10 @@ func (r *Redis) roundTrip(ctx context.Context, c *call) bool {
 		c.err = errClosed
 		return true
 	}
+	c.queued = now
 	r.pending = append(r.pending, c)
 	var s *sender
-	if r.senders < r.maxSenders {
+	if r.senders < r.maxSenders || r.senders < r.maxSlowSenders && now.Sub(r.pending[0].queued) > slowQueue {
 		r.senders++
 		r.wg.Add(1)
 		if n := len(r.idle); n > 0 {
@@ -205,7 +248,7 @@ func (r *Redis) sendLoop(s *sender) {
 	defer r.wg.Done()
 	for {
 		r.mu.Lock()
-		n := min(len(r.pending), maxBatch)
+		n := r.batchLen()
 		if n == 0 {
 			r.senders--
 			r.idle = append(r.idle, s)

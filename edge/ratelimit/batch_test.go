@@ -13,11 +13,12 @@ import (
 
 	"github.com/estatecore/whitelabel"
 	"github.com/estatecore/whitelabel/internal/testenv"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 )
 
-// holdPipelines makes l act as if l.maxSenders pipelines were in
-// flight, so that every Allow queues. The returned release lets one
+// holdPipelines makes l act as if l.maxSlowSenders pipelines were in
+// flight, so that every Allow queues, however long. The returned release lets one
 // sender take the queue, maxBatch calls per pipeline. It first waits
 // for the senders of earlier calls to finish: one still running would
 // take the calls queued here. A test that stops before release releases at cleanup, so
@@ -28,8 +29,8 @@ func holdPipelines(t *testing.T, l *Redis) (release func()) {
 	for {
 		l.mu.Lock()
 		if l.senders == 0 {
-			l.senders += l.maxSenders
-			l.wg.Add(l.maxSenders)
+			l.senders += l.maxSlowSenders
+			l.wg.Add(l.maxSlowSenders)
 			l.mu.Unlock()
 			break
 		}
@@ -44,9 +45,9 @@ func holdPipelines(t *testing.T, l *Redis) (release func()) {
 	release = func() {
 		once.Do(func() {
 			l.mu.Lock()
-			l.senders -= l.maxSenders - 1
+			l.senders -= l.maxSlowSenders - 1
 			l.mu.Unlock()
-			for range l.maxSenders - 1 {
+			for range l.maxSlowSenders - 1 {
 				l.wg.Done()
 			}
 			go l.sendLoop(&sender{pipe: l.cfg.Client.Pipeline()}) // the last pretend one
@@ -198,12 +199,112 @@ func TestRedisPipelineConcurrent(t *testing.T) {
 			if sent <= float64(pipelines) {
 				t.Errorf("%d pipelines for %v decisions: no pipeline carried more than one", pipelines, sent)
 			}
-			// One sender takes the queue maxBatch calls at a time: fewer
-			// pipelines would mean one carried more than maxBatch.
-			if want := uint64((200 + maxBatch - 1) / maxBatch); tt.hold && pipelines != want {
-				t.Errorf("%d pipelines for 200 queued calls, want %d of at most %d", pipelines, want, maxBatch)
+			if tt.hold && pipelines < 2 {
+				t.Errorf("%d pipeline for 200 queued calls, want them split (TestRedisPipelineBatchLen)", pipelines)
 			}
 		})
+	}
+}
+
+// TestBatchLen checks how many queued calls a pipeline takes: maxBatch
+// until backlogRounds rounds of them are queued for every sender, then
+// 1/backlogRounds of a sender's share of the queue, never more than
+// maxBacklogBatch.
+func TestBatchLen(t *testing.T) {
+	l := &Redis{maxSenders: 2}
+	rounds := backlogRounds * 2 * maxBatch // 128
+	for _, tt := range []struct{ queued, want int }{
+		{0, 0}, {1, 1}, {maxBatch, maxBatch}, {2 * maxBatch, maxBatch}, {rounds, maxBatch},
+		{rounds + 8, maxBatch + 1}, {200, 25}, {backlogRounds * 2 * maxBacklogBatch, maxBacklogBatch}, {5000, maxBacklogBatch},
+	} {
+		l.pending = make([]*call, tt.queued)
+		if got := l.batchLen(); got != tt.want {
+			t.Errorf("%d queued: batchLen = %d, want %d", tt.queued, got, tt.want)
+		}
+	}
+}
+
+// TestRedisPipelineBatchLen queues calls while the pipelines are busy
+// and counts the pipelines that carry them, by size: a queue of up to
+// backlogRounds pipelines per sender goes in pipelines of maxBatch, a
+// longer one partly in larger pipelines, and every decision is made
+// once.
+func TestRedisPipelineBatchLen(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	c := srv.Client(t)
+	for _, tt := range []struct {
+		queued    int
+		pipelines uint64
+		overBatch uint64 // pipelines of more than maxBatch
+	}{
+		{queued: 2 * maxBatch, pipelines: 2, overBatch: 0},
+		{queued: backlogRounds * 2 * maxBatch, pipelines: backlogRounds * 2, overBatch: 0},
+		// 300 queued, 2 senders: 37, 32, 28, 25, 22, 19, 17 of what is
+		// left (each over 128), then 16 at a time and 8.
+		{queued: 300, pipelines: 15, overBatch: 7},
+	} {
+		t.Run(strconv.Itoa(tt.queued), func(t *testing.T) {
+			l := newTestRedis(t, c, RedisConfig{KeyPrefix: "wl:rl:bl" + strconv.Itoa(tt.queued) + ":", Timeout: 10 * time.Second, Fallback: FallbackClosed})
+			l.maxSenders = 2
+			reqs := make([]Request, tt.queued)
+			for i := range reqs {
+				reqs[i] = Request{TenantID: int64(1 + i%7), Rate: 1000, Burst: 1000}
+			}
+			for i, d := range allowAll(t, l, reqs, true) {
+				if d.Degraded || !d.Allowed {
+					t.Fatalf("call %d: decision %+v, want allowed by Redis", i, d)
+				}
+			}
+			var m dto.Metric
+			if err := l.m.batchSize.Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			h := m.GetHistogram()
+			var upToBatch uint64
+			for _, b := range h.GetBucket() {
+				if b.GetUpperBound() == maxBatch {
+					upToBatch = b.GetCumulativeCount()
+				}
+			}
+			if h.GetSampleCount() != tt.pipelines || h.GetSampleSum() != float64(tt.queued) || h.GetSampleCount()-upToBatch != tt.overBatch {
+				t.Errorf("%v decisions in %d pipelines, %d of them over %d; want %d in %d, %d over",
+					h.GetSampleSum(), h.GetSampleCount(), h.GetSampleCount()-upToBatch, maxBatch, tt.queued, tt.pipelines, tt.overBatch)
+			}
+		})
+	}
+}
+
+// TestRedisPipelineSlowQueue holds the only usual pipeline in flight:
+// a call queued once the oldest queued call has waited past slowQueue
+// starts an extra sender, which decides both. Without it both would wait
+// for their Timeout and be refused by the closed fallback.
+func TestRedisPipelineSlowQueue(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	l := newTestRedis(t, srv.Client(t), RedisConfig{KeyPrefix: "wl:rl:slowq:", Timeout: 5 * time.Second, Fallback: FallbackClosed})
+	l.maxSenders, l.maxSlowSenders = 1, 2
+	l.mu.Lock()
+	l.senders++ // the pretend pipeline in flight
+	l.wg.Add(1)
+	l.mu.Unlock()
+	t.Cleanup(func() { // before newTestRedis's Close
+		l.mu.Lock()
+		l.senders--
+		l.mu.Unlock()
+		l.wg.Done()
+	})
+	ctx := context.Background()
+	first := make(chan Decision, 1)
+	go func() {
+		d, _ := l.Allow(ctx, Request{TenantID: 1, Rate: 10, Burst: 10})
+		first <- d
+	}()
+	waitQueued(t, l, 1)
+	time.Sleep(2 * slowQueue) // the queued call waits past slowQueue; not a timing assertion
+	second, _ := l.Allow(ctx, Request{TenantID: 2, Rate: 10, Burst: 10})
+	for i, d := range []Decision{<-first, second} {
+		if d.Degraded || !d.Allowed {
+			t.Errorf("call %d: %+v, want allowed by Redis", i+1, d)
+		}
 	}
 }
 
@@ -493,8 +594,8 @@ func TestRedisPipelineRing(t *testing.T) {
 			t.Errorf("tenant %d: %d allowed of 10, want its burst %d", id+1, got, id+1)
 		}
 	}
-	if n, _ := batchCounts(t, l); n != (100+maxBatch-1)/maxBatch {
-		t.Errorf("%d pipelines for 100 queued calls, want %d", n, (100+maxBatch-1)/maxBatch)
+	if n, sent := batchCounts(t, l); sent != 100 {
+		t.Errorf("%v decisions in %d pipelines, want 100", sent, n)
 	}
 	for _, srv := range []*testenv.RedisServer{a, b} {
 		if n, err := srv.Client(t).DBSize(t.Context()).Result(); err != nil || n == 0 {

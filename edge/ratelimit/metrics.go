@@ -54,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, backend string) (*metrics, error) {
 		m.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "whitelabel_ratelimit_redis_batch_size", ConstLabels: cl,
 			Help:    "Decisions sent to Redis in one pipeline (one round trip).",
-			Buckets: prometheus.ExponentialBuckets(1, 2, 5), // 1 to maxBatch
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 to maxBacklogBatch
 		})
 		cs = append(cs, m.batchSize)
 	}

@@ -96,11 +96,11 @@ type RedisConfig struct {
 //
 // Concurrent decisions share round trips (automatic pipelining, see
 // batch.go). Allow queues its script call and waits; a sender goroutine
-// sends everything queued as one pipeline, EVALSHA per decision, and
-// hands each caller its own reply. While two pipelines are in flight,
-// new calls queue up for the next, so under load one round trip carries
-// many decisions, while a lone request pays a hand-off to a sender and
-// back. Each decision is still its own atomic script execution:
+// sends up to 16 queued calls (more when the queue is long) as one
+// pipeline, EVALSHA per decision, and hands each caller its own reply.
+// While two pipelines per CPU are in flight, new calls queue up for the
+// next, so under load one round trip carries many decisions, while a
+// lone request pays a hand-off to a sender and back. Each decision is still its own atomic script execution:
 // pipelining changes neither the keys nor the script nor the accuracy,
 // only how many round trips the decisions take.
 //
@@ -135,7 +135,9 @@ type Redis struct {
 	closed  bool
 	wg      sync.WaitGroup // the senders and the breaker probe
 
-	maxSenders int // pipelines in flight at most; see sendersPerCPU
+	// Pipelines in flight at most, set once: usually, and while calls
+	// wait long (see sendersPerCPU and slowQueue).
+	maxSenders, maxSlowSenders int
 }
 
 var _ Limiter = (*Redis)(nil)
@@ -184,7 +186,15 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &Redis{cfg: cfg, log: cfg.Logger, keyRate: cfg.KeyPrefix + "{", maxSenders: sendersPerCPU * runtime.GOMAXPROCS(0)}
+	r := &Redis{cfg: cfg, log: cfg.Logger, keyRate: cfg.KeyPrefix + "{"}
+	r.maxSenders = sendersPerCPU * runtime.GOMAXPROCS(0)
+	r.maxSlowSenders = slowSendersFactor * r.maxSenders
+	if c, ok := cfg.Client.(*redis.Client); ok {
+		// A sender waiting for a pooled connection would wait out its
+		// PoolTimeout and count as a failed round trip.
+		pool := max(1, c.Options().PoolSize/2)
+		r.maxSenders, r.maxSlowSenders = min(r.maxSenders, pool), min(r.maxSlowSenders, pool)
+	}
 	r.calls.New = newCall
 	var err error
 	if r.m, err = newMetrics(cfg.Registerer, "redis"); err != nil {
