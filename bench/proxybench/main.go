@@ -43,6 +43,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -414,7 +415,12 @@ func cpuTime(pid int) time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	total := time.Duration(utime+stime) * time.Second / userHZ
-	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		// The process was there a moment ago: the kernel lacks
+		// CONFIG_PROC_CHILDREN, and nginx's worker is not counted.
+		childrenWarning.Do(func() { log.Printf("warning: %v: the CPU of child processes is left out", err) })
+	}
 	for _, c := range strings.Fields(string(children)) {
 		if cp, err := strconv.Atoi(c); err == nil {
 			total += cpuTime(cp)
@@ -422,6 +428,9 @@ func cpuTime(pid int) time.Duration {
 	}
 	return total
 }
+
+// childrenWarning makes cpuTime warn once.
+var childrenWarning sync.Once
 
 func rss(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

@@ -314,8 +314,11 @@ func TestNewRedisInvalid(t *testing.T) {
 
 // TestParseResult checks the reading of the script's reply: five
 // integers, durations in µs (negative ones read as zero), any other
-// count a bad reply. (A reply element that is not an integer fails in
-// go-redis's IntSliceCmd, before parseResult.)
+// count a bad reply. The elements' types are go-redis's IntSliceCmd's
+// business, before parseResult: it reads nil as 0 and an integer string
+// as its integer, and fails on anything else; such a failure is not a
+// Redis error, so it fails the whole pipeline. Only a script with another
+// reply could cause it.
 func TestParseResult(t *testing.T) {
 	got, err := parseResult([]int64{1, 4, 1_500_000, -3, 42})
 	want := scriptResult{status: statusRateLimited, remaining: 4, used: 42, retryAfter: 1500 * time.Millisecond}
