@@ -132,8 +132,7 @@ type call struct {
 	tenant, month                       int64  // whose keys keyRate and keyMonth are
 	keyBuf                              []byte // scratch for building the keys
 
-	queued time.Time // when the call was queued
-	cutoff time.Time // when a pipeline carrying the call is given up; see roundTrip
+	queued time.Time // when the call was queued; see Redis.cutoff
 	state  atomic.Int32
 	done   chan struct{} // capacity 1, so a sender never blocks on it
 	timer  *time.Timer   // the caller's Timeout; stopped while pooled
@@ -184,6 +183,14 @@ func (r *Redis) fill(c *call, req *Request, mk int64, reset time.Time) {
 	c.expireAt = reset.Add(monthlyKeyGrace).Unix()
 }
 
+// cutoff returns when a pipeline carrying c is given up: a tenth of
+// Timeout before its caller's own timer fires, so that the failure is
+// counted, and the breaker possibly opened, before the caller falls back
+// and makes its next call.
+func (r *Redis) cutoff(c *call) time.Time {
+	return c.queued.Add(r.cfg.Timeout - r.cfg.Timeout/10)
+}
+
 // release returns c to the pool. Only its owner may call it: the caller
 // after reading the outcome, or the sender that finds it abandoned.
 func (r *Redis) release(c *call) {
@@ -197,11 +204,7 @@ func (r *Redis) release(c *call) {
 // tells whether c.cmd holds a reply, and the caller must release c. When
 // it reports false the caller gave up and no longer owns c.
 func (r *Redis) roundTrip(ctx context.Context, c *call) bool {
-	// A pipeline is given up a tenth of Timeout before its callers' own
-	// timers fire, so that the failure is counted, and the breaker
-	// possibly opened, before they fall back and make their next call.
 	now := time.Now()
-	c.cutoff = now.Add(r.cfg.Timeout - r.cfg.Timeout/10)
 	c.timer.Reset(r.cfg.Timeout)
 	r.mu.Lock()
 	if r.closed {
@@ -290,12 +293,12 @@ func (r *Redis) send(s *sender, batch []*call) {
 		switch {
 		case c.state.Load() == callAbandoned:
 			r.release(c)
-		case !c.cutoff.After(now):
+		case !r.cutoff(c).After(now):
 			r.answer(c, errExpired) // queued too long; its caller falls back
 		default:
 			live = append(live, c)
-			if c.cutoff.After(deadline) {
-				deadline = c.cutoff
+			if cut := r.cutoff(c); cut.After(deadline) {
+				deadline = cut
 			}
 		}
 	}

@@ -100,9 +100,10 @@ type RedisConfig struct {
 // pipeline, EVALSHA per decision, and hands each caller its own reply.
 // While two pipelines per CPU are in flight, new calls queue up for the
 // next, so under load one round trip carries many decisions, while a
-// lone request pays a hand-off to a sender and back. Each decision is still its own atomic script execution:
-// pipelining changes neither the keys nor the script nor the accuracy,
-// only how many round trips the decisions take.
+// lone request pays a hand-off to a sender and back. Each decision is
+// still its own atomic script execution: pipelining changes neither the
+// keys nor the script nor the accuracy, only how many round trips the
+// decisions take.
 //
 // Allow never returns an error and never waits for Redis longer than
 // Timeout: failures are counted, trip a circuit breaker after
