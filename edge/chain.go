@@ -95,6 +95,9 @@ type reqState struct {
 	// list with the other quotas.
 	bandwidth    []ratelimit.Policy
 	bandwidthBuf [1]ratelimit.Policy
+	// limitVals backs the RateLimit and Retry-After values rateLimit
+	// sets, so a limited answer allocates only their text.
+	limitVals ratelimit.Values
 	// identity holds the headers the SSO gate set for the upstream
 	// (X-Auth-*, X-Edge-Assertion); nil for anonymous requests.
 	identity http.Header

@@ -122,7 +122,7 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		st.tenant.policies.SetHeaders(w.Header(), d, now, st.bandwidth...)
+		st.tenant.policies.SetHeadersIn(w.Header(), &st.limitVals, d, now, st.bandwidth...)
 		if !d.Allowed {
 			s.writeError(w, r, newLimitRefusal(d, now))
 			return

@@ -115,23 +115,24 @@ func reportBatchSize(b *testing.B, l *Redis, n0 uint64, s0 float64) {
 // BenchmarkSetHeaders writes the quota fields of an allowed answer with
 // the rate, monthly and bandwidth policies, as the edge does on every
 // request: "plain" formats both fields, "cached" takes RateLimit-Policy
-// from a PolicyCache.
+// from a PolicyCache, and "cached-values" also stores the values in a
+// Values kept by the caller, as the edge does.
 func BenchmarkSetHeaders(b *testing.B) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	reset := monthStart(monthOf(now) + 1)
 	d := Decision{Allowed: true, Limit: 5000, Window: time.Second, Remaining: 4000, ResetAfter: 200 * time.Millisecond,
 		MonthlyLimit: 100_000_000, MonthlyUsed: 12345, MonthlyReset: reset}
-	for _, c := range []*PolicyCache{nil, new(PolicyCache)} {
-		name := "plain"
-		if c != nil {
-			name = "cached"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		cache *PolicyCache
+		vals  *Values
+	}{{"plain", nil, nil}, {"cached", new(PolicyCache), nil}, {"cached-values", new(PolicyCache), new(Values)}} {
+		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			h := http.Header{}
 			for b.Loop() {
 				bw := MonthlyPolicy(PolicyBandwidth, UnitContentBytes, 1e12, 123456789, reset, now)
-				c.SetHeaders(h, d, now, bw)
+				c.cache.SetHeadersIn(h, c.vals, d, now, bw)
 			}
 		})
 	}

@@ -50,9 +50,39 @@ type Policy struct {
 // month of which used are spent, as of now: its window is the month's
 // length and it resets at reset, the start of the next month.
 func MonthlyPolicy(name, unit string, limit, used int64, reset, now time.Time) Policy {
-	start := monthStart(monthOf(reset) - 1) // reset is the first instant of a month
-	return Policy{Name: name, Unit: unit, Quota: limit, Window: reset.Sub(start),
+	return Policy{Name: name, Unit: unit, Quota: limit, Window: monthBefore(reset),
 		Remaining: max(0, limit-used), ResetAfter: reset.Sub(now)}
+}
+
+// monthBefore returns the length of the UTC month that ends at reset,
+// the first instant of a month. It is arithmetic on the day count, not
+// time.Date: MonthlyPolicy runs twice on every limited request.
+func monthBefore(reset time.Time) time.Duration {
+	last := floorDiv(reset.Unix(), 86400) - 1 // the month's last day, in days since 1970-01-01
+	return time.Duration(dayOfMonth(last)) * 24 * time.Hour
+}
+
+// dayOfMonth returns the day of the month (1–31) of the proleptic
+// Gregorian date days after 1970-01-01: Howard Hinnant's civil_from_days
+// (http://howardhinnant.github.io/date_algorithms.html), reduced to the
+// day.
+func dayOfMonth(days int64) int64 {
+	z := days + 719468 // days since 0000-03-01
+	era := floorDiv(z, 146097)
+	doe := z - era*146097                                  // day of the 400-year era, [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // year of the era, [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // day of the year from March 1, [0, 365]
+	mp := (5*doy + 2) / 153                                // month from March, [0, 11]
+	return doy - (153*mp+2)/5 + 1
+}
+
+// floorDiv is a / b rounded toward negative infinity, for b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // SetHeaders sets the rate limit fields for d, as of now, replacing any
@@ -109,8 +139,9 @@ func (c *PolicyCache) lookup(ps []Policy) []string {
 	if e == nil || e.n != len(ps) {
 		return nil
 	}
-	for i, p := range ps {
-		if e.key[i] != p.key() {
+	for i := range ps {
+		p, k := &ps[i], &e.key[i]
+		if k.quota != p.Quota || k.name != p.Name || k.unit != p.Unit || k.w != max(1, ceilSeconds(p.Window)) {
 			return nil
 		}
 	}
@@ -132,6 +163,19 @@ func (c *PolicyCache) store(ps []Policy, val []string) {
 // SetHeaders is [SetHeaders] with the RateLimit-Policy value taken from
 // c when the tenant's policies are those it last wrote.
 func (c *PolicyCache) SetHeaders(h http.Header, d Decision, now time.Time, extra ...Policy) {
+	c.SetHeadersIn(h, nil, d, now, extra...)
+}
+
+// Values is the storage of the header values one answer gets. A caller
+// that keeps one with each request (the edge keeps it in its request
+// state) passes it to [PolicyCache.SetHeadersIn], which then allocates
+// only the formatted text. A Values must not be reused while the header
+// it was set in is still in use.
+type Values [3]string
+
+// SetHeadersIn is [PolicyCache.SetHeaders] with the header values stored
+// in vals; nil allocates them.
+func (c *PolicyCache) SetHeadersIn(h http.Header, vals *Values, d Decision, now time.Time, extra ...Policy) {
 	var ps [maxPolicies]Policy
 	n := 0
 	if d.Limit > 0 {
@@ -146,15 +190,21 @@ func (c *PolicyCache) SetHeaders(h http.Header, d Decision, now time.Time, extra
 	if !d.Allowed {
 		retry = max(time.Second, d.RetryAfter)
 	}
-	c.WriteHeaders(h, retry, append(ps[:n], extra...)...)
+	c.writeHeaders(h, vals, retry, append(ps[:n], extra...))
 }
 
 // WriteHeaders is [WriteHeaders] with the RateLimit-Policy value taken
 // from c when ps are the policies it last wrote.
 func (c *PolicyCache) WriteHeaders(h http.Header, retryAfter time.Duration, ps ...Policy) {
+	c.writeHeaders(h, nil, retryAfter, ps)
+}
+
+// writeHeaders is WriteHeaders with the values stored in vals, or in a
+// new Values when vals is nil.
+func (c *PolicyCache) writeHeaders(h http.Header, vals *Values, retryAfter time.Duration, ps []Policy) {
 	// This runs on every allowed request, so the values it formats share
-	// one buffer, one string and one backing slice: two allocations
-	// however many policies.
+	// one buffer, one string and one backing array: at most two
+	// allocations however many policies.
 	var buf [512]byte
 	b := buf[:0]
 	policy := c.lookup(ps)
@@ -180,20 +230,23 @@ func (c *PolicyCache) WriteHeaders(h http.Header, retryAfter time.Duration, ps .
 		return
 	}
 	all := string(b)
-	vals := make([]string, 0, 3)
+	if vals == nil {
+		vals = new(Values)
+	}
 	if len(ps) > 0 {
 		if policy == nil {
-			vals = append(vals, all[:policyEnd])
-			policy = vals[0:1:1]
+			// The cache shares this value with later answers, so it
+			// gets a backing of its own, not vals.
+			policy = []string{all[:policyEnd]}
 			c.store(ps, policy)
 		}
-		vals = append(vals, all[policyEnd:rateEnd])
 		h[canonPolicy] = policy
-		h[canonRateLimit] = vals[len(vals)-1 : len(vals) : len(vals)]
+		vals[0] = all[policyEnd:rateEnd]
+		h[canonRateLimit] = vals[0:1:1]
 	}
 	if retryAfter > 0 {
-		vals = append(vals, all[rateEnd:])
-		h[canonRetryAfter] = vals[len(vals)-1 : len(vals) : len(vals)]
+		vals[1] = all[rateEnd:]
+		h[canonRetryAfter] = vals[1:2:2]
 	}
 }
 

@@ -184,3 +184,19 @@ func TestPolicyCache(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestMonthBefore checks the arithmetic month length against the
+// calendar of package time for every month from 1600 to 2800, which
+// covers leap years, the century rule and the 400-year rule, and for
+// months before 1970 (negative day counts).
+func TestMonthBefore(t *testing.T) {
+	for y := 1600; y <= 2800; y++ {
+		for m := time.January; m <= time.December; m++ {
+			start := time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+			reset := start.AddDate(0, 1, 0)
+			if got, want := monthBefore(reset), reset.Sub(start); got != want {
+				t.Fatalf("monthBefore(%s) = %v, want %v", reset.Format(time.DateOnly), got, want)
+			}
+		}
+	}
+}
