@@ -27,49 +27,32 @@ type BandwidthMeter interface {
 
 var _ BandwidthMeter = (*bandwidth.Meter)(nil)
 
-// bandwidthLimit refuses the requests of a tenant whose bytes this UTC
-// month (request plus response bodies, as counted by Config.Bandwidth)
-// have reached its bandwidth_gb_monthly quota: 429 quota_exceeded with
-// the next month's start as the reset time and Retry-After. The check
-// reads the meter's memory only. Responses are counted when finished
+// checkBandwidth is the bandwidth step of the limits layer (limits.go)
+// for a tenant with the bandwidth_gb_monthly quota: it returns the
+// quota as a policy for the RateLimit fields, or refuses the request
+// (429 quota_exceeded, the next month's start as the reset time,
+// Retry-After) and reports so when the tenant's bytes this UTC month, as
+// counted by Config.Bandwidth, have reached it. The check reads the
+// meter's memory only. Responses are counted when finished
 // (addBandwidth), so the requests in flight when the quota runs out
 // still complete: the overshoot is bounded by them (and, on a fleet, by
-// one flush interval of the other edges' traffic). Tenants without the
-// quota, and every tenant when Config.Bandwidth is nil, pass untouched.
-func (s *Server) bandwidthLimit(next http.Handler) http.Handler {
-	if s.cfg.Bandwidth == nil {
-		return next
+// one flush interval of the other edges' traffic).
+func (s *Server) checkBandwidth(w http.ResponseWriter, r *http.Request, st *reqState) (p ratelimit.Policy, refused bool) {
+	limit := st.tenant.limits.bandwidth
+	now := st.start
+	used, reset := s.cfg.Bandwidth.Used(st.tenant.tenant.ID, now)
+	p = ratelimit.MonthlyPolicy(ratelimit.PolicyBandwidth, ratelimit.UnitContentBytes, limit, used, reset, now)
+	if used < limit {
+		return p, false
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := stateFrom(r.Context())
-		limit := st.tenant.limits.bandwidth
-		if limit <= 0 {
-			next.ServeHTTP(w, r)
-			return
-		}
-		now := st.start // the request's clock reading, not another one
-		used, reset := s.cfg.Bandwidth.Used(st.tenant.tenant.ID, now)
-		p := ratelimit.MonthlyPolicy(ratelimit.PolicyBandwidth, ratelimit.UnitContentBytes, limit, used, reset, now)
-		if used >= limit {
-			ratelimit.WriteHeaders(w.Header(), max(time.Second, reset.Sub(now)), p)
-			s.writeError(w, r, &limitRefusal{
-				err: &whitelabel.Error{Code: whitelabel.CodeQuotaExceeded,
-					Message: "monthly bandwidth quota of " + strconv.FormatInt(limit/bandwidth.GB, 10) +
-						" GB exhausted; it resets at " + reset.UTC().Format(time.RFC3339)},
-				reset: reset,
-			})
-			return
-		}
-		if s.decidesRate(st) {
-			// rateLimit lists it with the tenant's other quotas: one pair
-			// of header lines for all of them.
-			st.bandwidthBuf[0] = p
-			st.bandwidth = st.bandwidthBuf[:]
-		} else {
-			st.tenant.policies.WriteHeaders(w.Header(), 0, p)
-		}
-		next.ServeHTTP(w, r)
+	ratelimit.WriteHeaders(w.Header(), max(time.Second, reset.Sub(now)), p)
+	s.writeError(w, r, &limitRefusal{
+		err: &whitelabel.Error{Code: whitelabel.CodeQuotaExceeded,
+			Message: "monthly bandwidth quota of " + strconv.FormatInt(limit/bandwidth.GB, 10) +
+				" GB exhausted; it resets at " + reset.UTC().Format(time.RFC3339)},
+		reset: reset,
 	})
+	return p, true
 }
 
 // addBandwidth counts a finished request's body bytes, in and out, for

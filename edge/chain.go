@@ -26,9 +26,9 @@ type middleware = func(http.Handler) http.Handler
 //  7. lifecycle gate (lifecycle), then /_edge/theme.css and
 //     /_edge/assets/ (themeEndpoints, theme.go): before limits and SSO,
 //     because the login page needs them
-//  8. monthly bandwidth quota, an in-memory check (bandwidthLimit,
-//     bandwidth.go), then rate limit and monthly API quota (rateLimit,
-//     limits.go); a tenant out of bytes spends no API quota
+//  8. quotas (limits, limits.go): the monthly bandwidth quota, an
+//     in-memory check (bandwidth.go), then the rate limit and monthly API
+//     quota; a tenant out of bytes spends no API quota
 //  9. SSO gate for tenants with SSO configurations (sso, sso.go)
 //  10. any /_edge/ path no layer above answered: 404, never the upstream
 //     (edgeReserved, hygiene.go)
@@ -46,8 +46,7 @@ func (s *Server) layers() []middleware {
 		s.currentInfo,
 		s.lifecycle,
 		s.themeEndpoints,
-		s.bandwidthLimit,
-		s.rateLimit,
+		s.limits,
 		s.sso,
 		s.edgeReserved,
 	}
@@ -90,13 +89,8 @@ type reqState struct {
 	// status overrides the recorded status when nothing could be
 	// written (499: the client went away).
 	status int
-	// bandwidth is the tenant's bandwidth quota as a rate limit policy
-	// (in bandwidthBuf), or empty: set by bandwidthLimit for rateLimit to
-	// list with the other quotas.
-	bandwidth    []ratelimit.Policy
-	bandwidthBuf [1]ratelimit.Policy
-	// limitVals backs the RateLimit and Retry-After values rateLimit
-	// sets, so a limited answer allocates only their text.
+	// limitVals backs the RateLimit and Retry-After values the limits
+	// layer sets, so a limited answer allocates only their text.
 	limitVals ratelimit.Values
 	// identity holds the headers the SSO gate set for the upstream
 	// (X-Auth-*, X-Edge-Assertion); nil for anonymous requests.

@@ -86,28 +86,50 @@ func newLimitRefusal(d ratelimit.Decision, now time.Time) *limitRefusal {
 	}
 }
 
-// rateLimit charges each request's route cost against its tenant's
-// rate (requests_per_second with requests_burst) and monthly quota
-// (api_calls_monthly) through Config.Limiter. It sets the RateLimit-Policy
-// and RateLimit headers on every answer, listing the "default" (rate),
-// "monthly" and "bandwidth" policies that apply, and refuses with 429
-// (rate_limited or quota_exceeded, Retry-After, the reset time in the
-// JSON body, the branded page for browsers). Tenants without either
-// quota, and every tenant when Limiter is nil, pass without a decision.
-// The limiters in package ratelimit never fail; an error from another
-// Limiter lets the request through and is logged.
-func (s *Server) rateLimit(next http.Handler) http.Handler {
-	if s.cfg.Limiter == nil {
+// limits enforces the tenant's quotas, bandwidth first: a tenant out of
+// bytes spends no API quota.
+//
+//   - The monthly bandwidth quota (bandwidth_gb_monthly) is a check of the
+//     meter's memory (Config.Bandwidth; see bandwidth.go). A tenant whose
+//     bytes this UTC month have reached it is refused with 429
+//     quota_exceeded, the next month's start as the reset time and
+//     Retry-After.
+//   - The rate (requests_per_second with requests_burst) and the monthly
+//     API quota (api_calls_monthly) are charged the request's route cost
+//     through Config.Limiter, which refuses with 429 rate_limited or
+//     quota_exceeded (Retry-After, the reset time in the JSON body, the
+//     branded page for browsers). The limiters in package ratelimit never
+//     fail; an error from another Limiter lets the request through and is
+//     logged.
+//
+// Every answer of a tenant with a quota carries one RateLimit-Policy and
+// one RateLimit line listing the "default" (rate), "monthly" and
+// "bandwidth" policies that apply. Tenants without quotas pass untouched.
+func (s *Server) limits(next http.Handler) http.Handler {
+	if s.cfg.Limiter == nil && s.cfg.Bandwidth == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateFrom(r.Context())
+		now := st.start // the request's clock reading, not another one
+		var bandwidth [1]ratelimit.Policy
+		extra := bandwidth[:0]
+		if s.cfg.Bandwidth != nil && st.tenant.limits.bandwidth > 0 {
+			p, refused := s.checkBandwidth(w, r, st)
+			if refused {
+				return
+			}
+			bandwidth[0] = p
+			extra = bandwidth[:]
+		}
 		if !s.decidesRate(st) {
+			if len(extra) > 0 {
+				st.tenant.policies.SetHeadersIn(w.Header(), &st.limitVals, ratelimit.Decision{Allowed: true}, now, extra...)
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
 		l := st.tenant.limits
-		now := st.start // the request's clock reading, not another one
 		d, err := s.cfg.Limiter.Allow(r.Context(), ratelimit.Request{
 			TenantID:     st.tenant.tenant.ID,
 			Rate:         l.rate,
@@ -118,11 +140,9 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		})
 		if err != nil {
 			s.log.Warn("edge: rate limiter failed; allowing the request", "error", err, "request_id", st.requestID, "tenant", st.tenant.key)
-			ratelimit.WriteHeaders(w.Header(), 0, st.bandwidth...)
-			next.ServeHTTP(w, r)
-			return
+			d = ratelimit.Decision{Allowed: true}
 		}
-		st.tenant.policies.SetHeadersIn(w.Header(), &st.limitVals, d, now, st.bandwidth...)
+		st.tenant.policies.SetHeadersIn(w.Header(), &st.limitVals, d, now, extra...)
 		if !d.Allowed {
 			s.writeError(w, r, newLimitRefusal(d, now))
 			return
