@@ -13,6 +13,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 
+	"github.com/estatecore/whitelabel/edge/ratelimit"
 	"github.com/estatecore/whitelabel/theming"
 )
 
@@ -21,12 +22,19 @@ import (
 const headerNoInject = "X-Edge-No-Inject"
 
 // modifyResponse is the proxy's ModifyResponse hook: it removes the
-// edge's own response headers, adds the theme to HTML pages
-// (injectTheme) and holds large bodies for serveProxy's copy (holdLarge,
-// proxy.go). It never fails the response.
+// edge's own response headers, and the upstream's RateLimit-Policy and
+// RateLimit fields when the limits layer set the edge's (the tenant's
+// quotas at the edge are the ones its clients are held to), adds the
+// theme to HTML pages (injectTheme) and holds large bodies for
+// serveProxy's copy (holdLarge, proxy.go). It never fails the response.
 func (s *Server) modifyResponse(resp *http.Response) error {
 	_, noInject := resp.Header[headerNoInject]
 	delete(resp.Header, headerNoInject)
+	if resp.Request != nil {
+		if st := stateFrom(resp.Request.Context()); st != nil && st.limitVals[0] != "" {
+			ratelimit.DeleteHeaders(resp.Header)
+		}
+	}
 	if !noInject && !s.cfg.DisableInjection {
 		injectTheme(resp)
 	}

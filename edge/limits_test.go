@@ -1,8 +1,11 @@
 package edge
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/edge/bandwidth"
 	"github.com/estatecore/whitelabel/edge/ratelimit"
 	"github.com/estatecore/whitelabel/internal/testenv"
 )
@@ -380,5 +384,99 @@ func TestRateLimitHeadersAndExemptions(t *testing.T) {
 	}
 	if lim.Len() != 1 {
 		t.Errorf("limiter tracks %d tenants, want 1 (the unlimited one is never asked)", lim.Len())
+	}
+}
+
+// failingLimiter is a Limiter whose backend always fails.
+type failingLimiter struct{ calls atomic.Int64 }
+
+func (l *failingLimiter) Allow(context.Context, ratelimit.Request) (ratelimit.Decision, error) {
+	l.calls.Add(1)
+	return ratelimit.Decision{}, errors.New("backend down")
+}
+
+// TestLimitsLayerListsEveryQuota: one RateLimit-Policy and one RateLimit
+// line list the rate, monthly and bandwidth quotas in that order; when
+// the limiter fails, the request passes with the bandwidth quota alone
+// listed, and a tenant out of bytes is refused before the limiter is
+// asked.
+func TestLimitsLayerListsEveryQuota(t *testing.T) {
+	clk := &testClock{}
+	may := time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC)
+	clk.set(may)
+	meter, err := bandwidth.New(bandwidth.Config{Now: clk.now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meter.Add(1, may, bwLimit-bwHeadway)
+	quotas := whitelabel.Quotas{whitelabel.QuotaBandwidthGBMonthly: 1, whitelabel.QuotaRequestsPerSecond: 100,
+		whitelabel.QuotaRequestsBurst: 50, whitelabel.QuotaAPICallsMonthly: 1000}
+	src := newFakeSource(limitedTenant(1, "acme", quotas))
+	local, err := ratelimit.NewLocal(ratelimit.LocalConfig{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startEdge(t, src, bwUpstream(t).URL, func(c *Config) {
+		c.Bandwidth, c.Limiter, c.Now = meter, local, clk.now
+	})
+	resp, _ := e.do(t, "GET", "acme.example.test", "/big", nil)
+	ps, err := ratelimit.ReadHeaders(resp.Header)
+	if err != nil || resp.StatusCode != http.StatusOK || len(resp.Header.Values(ratelimit.HeaderRateLimit)) != 1 {
+		t.Fatalf("status %d, %v, %v; want 200 with one RateLimit line", resp.StatusCode, resp.Header, err)
+	}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+	}
+	if got := strings.Join(names, ","); got != "default,monthly,bandwidth" || ps[0].Remaining != 49 || ps[1].Remaining != 999 || ps[2].Remaining != bwHeadway {
+		t.Errorf("policies %+v, want default r=49, monthly r=999, bandwidth r=%d", ps, bwHeadway)
+	}
+
+	failing := &failingLimiter{}
+	e = startEdge(t, src, bwUpstream(t).URL, func(c *Config) {
+		c.Bandwidth, c.Limiter, c.Now = meter, failing, clk.now
+	})
+	resp, _ = e.do(t, "GET", "acme.example.test", "/big", nil)
+	if ps, err := ratelimit.ReadHeaders(resp.Header); err != nil || resp.StatusCode != http.StatusOK ||
+		len(ps) != 1 || ps[0].Name != ratelimit.PolicyBandwidth || ps[0].Remaining != bwHeadway-bwBody {
+		t.Errorf("limiter failing: status %d, policies %+v (%v); want 200 listing the bandwidth quota alone, r=%d", resp.StatusCode, ps, err, bwHeadway-bwBody)
+	}
+	meter.Add(1, may, bwHeadway)
+	before := failing.calls.Load()
+	resp, body := e.do(t, "GET", "acme.example.test", "/big", nil)
+	wantBandwidthRefusal(t, resp, body, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))
+	if n := failing.calls.Load() - before; n != 0 {
+		t.Errorf("the limiter was asked %d times for a tenant out of bytes, want 0", n)
+	}
+}
+
+// TestUpstreamRateLimitFieldsReplaced: when the edge lists a tenant's
+// quotas, the core app's own RateLimit-Policy and RateLimit fields are
+// dropped, not combined with the edge's into one list with two
+// "default" policies; a tenant without quotas at the edge gets the core
+// app's fields as sent.
+func TestUpstreamRateLimitFieldsReplaced(t *testing.T) {
+	lim, err := ratelimit.NewLocal(ratelimit.LocalConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(ratelimit.HeaderRateLimit, `"default";r=5;t=10`)
+		w.Header().Set(ratelimit.HeaderPolicy, `"default";q=10;w=10`)
+		io.WriteString(w, "ok")
+	})
+	src := newFakeSource(
+		limitedTenant(1, "acme", whitelabel.Quotas{whitelabel.QuotaRequestsPerSecond: 100, whitelabel.QuotaRequestsBurst: 100}),
+		limitedTenant(2, "free", whitelabel.Quotas{whitelabel.QuotaRequestsPerSecond: 0, whitelabel.QuotaAPICallsMonthly: 0}),
+	)
+	e := startEdge(t, src, up.URL, func(c *Config) { c.Limiter = lim })
+	resp, _ := e.do(t, "GET", "acme.example.test", "/", nil)
+	rl, pol := resp.Header.Values(ratelimit.HeaderRateLimit), resp.Header.Values(ratelimit.HeaderPolicy)
+	if len(rl) != 1 || len(pol) != 1 || !strings.HasPrefix(rl[0], `"default";r=99;`) || !strings.HasPrefix(pol[0], `"default";q=100;`) {
+		t.Errorf("limited tenant: RateLimit %q, RateLimit-Policy %q; want the edge's alone", rl, pol)
+	}
+	resp, _ = e.do(t, "GET", "free.example.test", "/", nil)
+	if rl, pol := resp.Header.Values(ratelimit.HeaderRateLimit), resp.Header.Values(ratelimit.HeaderPolicy); len(rl) != 1 || rl[0] != `"default";r=5;t=10` || len(pol) != 1 || pol[0] != `"default";q=10;w=10` {
+		t.Errorf("tenant without quotas: RateLimit %q, RateLimit-Policy %q; want the core app's", rl, pol)
 	}
 }

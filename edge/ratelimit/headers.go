@@ -277,6 +277,15 @@ func appendName(b []byte, name string) []byte {
 	return append(b, '"')
 }
 
+// DeleteHeaders removes the RateLimit-Policy and RateLimit fields from h
+// (not Retry-After, which also answers other statuses). A proxy that set
+// its own calls it on the upstream's response, so that the client sees
+// one list of policies, not the two combined.
+func DeleteHeaders(h http.Header) {
+	delete(h, canonPolicy)
+	delete(h, canonRateLimit)
+}
+
 // Canonical forms of the header names, so WriteHeaders can write the map
 // directly.
 var (
