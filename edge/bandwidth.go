@@ -15,11 +15,12 @@ import (
 // bandwidth_gb_monthly quota; *bandwidth.Meter is the implementation.
 // Used and Add run on the request path and must not do I/O.
 type BandwidthMeter interface {
-	// Used returns the tenant's bytes in now's UTC month and the start
-	// of the next month.
-	Used(tenantID int64, now time.Time) (used int64, reset time.Time)
-	// Add counts n bytes for the tenant in now's month.
-	Add(tenantID int64, now time.Time, n int64)
+	// UsedIn returns the tenant's bytes in now's UTC month and the
+	// start of the next month. s is the tenant's slot in its snapshot
+	// entry, where the meter may keep the tenant's counter.
+	UsedIn(s *bandwidth.Slot, tenantID int64, now time.Time) (used int64, reset time.Time)
+	// AddIn counts n bytes for the tenant in now's month.
+	AddIn(s *bandwidth.Slot, tenantID int64, now time.Time, n int64)
 	// Run does the meter's background work (sharing counts, seeding)
 	// until ctx ends.
 	Run(ctx context.Context)
@@ -40,7 +41,7 @@ var _ BandwidthMeter = (*bandwidth.Meter)(nil)
 func (s *Server) checkBandwidth(w http.ResponseWriter, r *http.Request, st *reqState) (p ratelimit.Policy, refused bool) {
 	limit := st.tenant.limits.bandwidth
 	now := st.start
-	used, reset := s.cfg.Bandwidth.Used(st.tenant.tenant.ID, now)
+	used, reset := s.cfg.Bandwidth.UsedIn(&st.tenant.bandwidth, st.tenant.tenant.ID, now)
 	p = ratelimit.MonthlyPolicy(ratelimit.PolicyBandwidth, ratelimit.UnitContentBytes, limit, used, reset, now)
 	if used < limit {
 		return p, false
@@ -62,7 +63,7 @@ func (s *Server) addBandwidth(st *reqState, bytesIn int64) {
 	if s.cfg.Bandwidth == nil || st.tenant == nil || st.rec == nil || st.tenant.limits.bandwidth <= 0 {
 		return
 	}
-	s.cfg.Bandwidth.Add(st.tenant.tenant.ID, st.start, bytesIn+st.rec.bytes)
+	s.cfg.Bandwidth.AddIn(&st.tenant.bandwidth, st.tenant.tenant.ID, st.start, bytesIn+st.rec.bytes)
 }
 
 // runBandwidth runs Config.Bandwidth's background work until ctx ends.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/estatecore/whitelabel"
+	"github.com/estatecore/whitelabel/edge/bandwidth"
 	"github.com/estatecore/whitelabel/edge/ratelimit"
 	"github.com/estatecore/whitelabel/theming"
 )
@@ -43,8 +44,11 @@ type tenantEntry struct {
 	// finished request (metrics.go).
 	series atomic.Pointer[seriesCache]
 	// policies caches the tenant's RateLimit-Policy header value
-	// (limits.go, bandwidth.go).
+	// (limits.go).
 	policies ratelimit.PolicyCache
+	// bandwidth keeps the tenant's bandwidth counter for
+	// Config.Bandwidth (bandwidth.go).
+	bandwidth bandwidth.Slot
 }
 
 // publicInfo is the body of /api/white-label/current/info.

@@ -144,22 +144,55 @@ func New(cfg Config) (*Meter, error) {
 // flush, which reads back the fleet's total even if this edge serves it
 // no bytes.
 func (m *Meter) Used(tenantID int64, now time.Time) (used int64, reset time.Time) {
-	mk, reset := m.months.month(now)
-	c := m.counter(tenantID, mk)
-	m.touch(c)
-	return c.used(), reset
+	return m.UsedIn(nil, tenantID, now)
 }
 
 // Add counts n bytes for the tenant in now's month. Call it when a
 // response is finished.
 func (m *Meter) Add(tenantID int64, now time.Time, n int64) {
+	m.AddIn(nil, tenantID, now, n)
+}
+
+// Slot remembers one tenant's counter for the month it last served, so
+// that UsedIn and AddIn skip the shard lookup (a read lock and a map
+// access) that Used and Add make; the edge keeps one in each tenant's
+// snapshot entry, as they run on every request. The zero value is
+// ready. A Slot is for one tenant of one Meter.
+type Slot struct{ c atomic.Pointer[counter] }
+
+// UsedIn is Used with the tenant's counter remembered in s (nil: none).
+func (m *Meter) UsedIn(s *Slot, tenantID int64, now time.Time) (used int64, reset time.Time) {
+	mk, reset := m.months.month(now)
+	c := m.slotCounter(s, tenantID, mk)
+	m.touch(c)
+	return c.used(), reset
+}
+
+// AddIn is Add with the tenant's counter remembered in s (nil: none).
+func (m *Meter) AddIn(s *Slot, tenantID int64, now time.Time, n int64) {
 	if n <= 0 {
 		return
 	}
 	mk, _ := m.months.month(now)
-	c := m.counter(tenantID, mk)
+	c := m.slotCounter(s, tenantID, mk)
 	c.pending.Add(n)
 	m.touch(c)
+}
+
+// slotCounter returns the tenant's counter for month key mk from s when
+// s holds it, else from the shards, remembering it in s. A counter is
+// dropped (sweep) only after its month has ended, so one held for the
+// current month is the shards' own.
+func (m *Meter) slotCounter(s *Slot, tenantID, mk int64) *counter {
+	if s == nil {
+		return m.counter(tenantID, mk)
+	}
+	if c := s.c.Load(); c != nil && c.month == mk && c.tenant == tenantID {
+		return c
+	}
+	c := m.counter(tenantID, mk)
+	s.c.Store(c)
+	return c
 }
 
 // touch queues c for the next flush to Redis, once.

@@ -163,3 +163,67 @@ func BenchmarkUsedAdd(b *testing.B) {
 		}
 	})
 }
+
+// TestMeterSlot: UsedIn and AddIn with a Slot count into the same
+// counters as Used and Add, follow the month when it turns, and never
+// use a counter the slot holds for another tenant.
+func TestMeterSlot(t *testing.T) {
+	may := time.Date(2026, 5, 31, 23, 59, 0, 0, time.UTC)
+	june := may.Add(2 * time.Minute)
+	m := newMeter(t, Config{Now: newClock(may).now})
+	var s Slot
+	m.Add(1, may, 100)
+	m.AddIn(&s, 1, may, 20)
+	if got, _ := m.UsedIn(&s, 1, may); got != 120 {
+		t.Errorf("UsedIn(May) = %d, want 120", got)
+	}
+	m.Add(1, may, 3) // past the slot: the same counter
+	if got, _ := m.UsedIn(&s, 1, may); got != 123 {
+		t.Errorf("UsedIn(May) after Add = %d, want 123", got)
+	}
+	if got, reset := m.UsedIn(&s, 1, june); got != 0 || !reset.Equal(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("UsedIn(June) = %d, %v; want 0, 2026-07-01", got, reset)
+	}
+	m.AddIn(&s, 1, june, 7)
+	if got, _ := m.Used(1, june); got != 7 {
+		t.Errorf("Used(June) = %d, want the 7 bytes added through the slot", got)
+	}
+	if got, _ := m.Used(1, may); got != 123 {
+		t.Errorf("Used(May) = %d, want 123: June's bytes went to May", got)
+	}
+	m.AddIn(&s, 2, june, 5) // the slot held tenant 1's counter
+	if got, _ := m.Used(2, june); got != 5 {
+		t.Errorf("Used(tenant 2) = %d, want 5", got)
+	}
+	if got, _ := m.Used(1, june); got != 7 {
+		t.Errorf("Used(tenant 1) = %d, want 7: tenant 2's bytes went to it", got)
+	}
+}
+
+// BenchmarkMeterUsedAdd is the meter's work for one request: Used before
+// it and Add after it, through the shards ("lookup") or a Slot ("slot"),
+// as the edge does.
+func BenchmarkMeterUsedAdd(b *testing.B) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	m, err := New(Config{Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for id := range int64(10000) {
+		m.Add(id, now, 1)
+	}
+	for _, c := range []struct {
+		name string
+		slot *Slot
+	}{{"lookup", nil}, {"slot", new(Slot)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if used, _ := m.UsedIn(c.slot, 5000, now); used < 1 {
+					b.Fatal("no bytes")
+				}
+				m.AddIn(c.slot, 5000, now, 200)
+			}
+		})
+	}
+}
