@@ -45,6 +45,19 @@ func bwUpstream(t *testing.T) *upstream {
 	})
 }
 
+// headwayMeter is a meter on clk whose tenant 1 has bwHeadway bytes left
+// of bwLimit in now's month.
+func headwayMeter(t *testing.T, clk *testClock, now time.Time) *bandwidth.Meter {
+	t.Helper()
+	clk.set(now)
+	meter, err := bandwidth.New(bandwidth.Config{Now: clk.now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meter.Add(1, now, bwLimit-bwHeadway)
+	return meter
+}
+
 // testClock is an injectable clock for Config.Now.
 type testClock struct{ ns atomic.Int64 }
 
@@ -84,12 +97,7 @@ func TestBandwidthQuotaLocal(t *testing.T) {
 	clk := &testClock{}
 	may := time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC)
 	june := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	clk.set(may)
-	meter, err := bandwidth.New(bandwidth.Config{Now: clk.now, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	meter.Add(1, may, bwLimit-bwHeadway)
+	meter := headwayMeter(t, clk, may)
 	e := startEdge(t, newFakeSource(bwTenant(), tenant(2, "other", whitelabel.StatusActive)), bwUpstream(t).URL, func(c *Config) {
 		c.Bandwidth = meter
 		c.Now = clk.now

@@ -122,25 +122,14 @@ func (s *Server) limits(next http.Handler) http.Handler {
 			bandwidth[0] = p
 			extra = bandwidth[:]
 		}
-		if !s.decidesRate(st) {
-			if len(extra) > 0 {
-				st.tenant.policies.SetHeadersIn(w.Header(), &st.limitVals, ratelimit.Decision{Allowed: true}, now, extra...)
-			}
+		decides := s.decidesRate(st)
+		if !decides && len(extra) == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
-		l := st.tenant.limits
-		d, err := s.cfg.Limiter.Allow(r.Context(), ratelimit.Request{
-			TenantID:     st.tenant.tenant.ID,
-			Rate:         l.rate,
-			Burst:        l.burst,
-			Cost:         s.costs.Cost(r.Method, r.URL.Path),
-			MonthlyLimit: l.monthly,
-			Now:          now,
-		})
-		if err != nil {
-			s.log.Warn("edge: rate limiter failed; allowing the request", "error", err, "request_id", st.requestID, "tenant", st.tenant.key)
-			d = ratelimit.Decision{Allowed: true}
+		d := ratelimit.Decision{Allowed: true} // the bandwidth quota alone: nothing to decide
+		if decides {
+			d = s.decideRate(r, st)
 		}
 		st.tenant.policies.SetHeadersIn(w.Header(), &st.limitVals, d, now, extra...)
 		if !d.Allowed {
@@ -149,4 +138,24 @@ func (s *Server) limits(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// decideRate asks Config.Limiter about st's request at its start time.
+// A Limiter error allows the request (logged), with no policy of its
+// own to list.
+func (s *Server) decideRate(r *http.Request, st *reqState) ratelimit.Decision {
+	l := st.tenant.limits
+	d, err := s.cfg.Limiter.Allow(r.Context(), ratelimit.Request{
+		TenantID:     st.tenant.tenant.ID,
+		Rate:         l.rate,
+		Burst:        l.burst,
+		Cost:         s.costs.Cost(r.Method, r.URL.Path),
+		MonthlyLimit: l.monthly,
+		Now:          st.start,
+	})
+	if err != nil {
+		s.log.Warn("edge: rate limiter failed; allowing the request", "error", err, "request_id", st.requestID, "tenant", st.tenant.key)
+		return ratelimit.Decision{Allowed: true}
+	}
+	return d
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/estatecore/whitelabel"
-	"github.com/estatecore/whitelabel/edge/bandwidth"
 	"github.com/estatecore/whitelabel/edge/ratelimit"
 	"github.com/estatecore/whitelabel/internal/testenv"
 )
@@ -403,12 +401,7 @@ func (l *failingLimiter) Allow(context.Context, ratelimit.Request) (ratelimit.De
 func TestLimitsLayerListsEveryQuota(t *testing.T) {
 	clk := &testClock{}
 	may := time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC)
-	clk.set(may)
-	meter, err := bandwidth.New(bandwidth.Config{Now: clk.now, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	meter.Add(1, may, bwLimit-bwHeadway)
+	meter := headwayMeter(t, clk, may)
 	quotas := whitelabel.Quotas{whitelabel.QuotaBandwidthGBMonthly: 1, whitelabel.QuotaRequestsPerSecond: 100,
 		whitelabel.QuotaRequestsBurst: 50, whitelabel.QuotaAPICallsMonthly: 1000}
 	src := newFakeSource(limitedTenant(1, "acme", quotas))

@@ -140,8 +140,7 @@ func (c *PolicyCache) lookup(ps []Policy) []string {
 		return nil
 	}
 	for i := range ps {
-		p, k := &ps[i], &e.key[i]
-		if k.quota != p.Quota || k.name != p.Name || k.unit != p.Unit || k.w != max(1, ceilSeconds(p.Window)) {
+		if e.key[i] != ps[i].key() {
 			return nil
 		}
 	}
