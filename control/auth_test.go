@@ -15,10 +15,20 @@ func TestAuth(t *testing.T) {
 		gone := e.createPartner("gone")
 		e.must(200, "POST", BasePath+"/partners/"+itoa(gone.id)+"/deactivate", admin, nil)
 		wellFormedUnknown, _ := whitelabel.NewAPIKey(p.id, time.Now())
-		// Right id, wrong secret.
-		wrongSecret := p.key[:len(p.key)-1] + string(p.key[len(p.key)-1]^1)
+		// Right id, wrong secret: change the last character to another
+		// one of the key alphabet (a fixed replacement would be the
+		// right key for one key in 62).
+		last := p.key[len(p.key)-1]
+		repl := "A"
+		if last == 'A' {
+			repl = "B"
+		}
+		wrongSecret := p.key[:len(p.key)-1] + repl
+		if wrongSecret == p.key {
+			t.Fatal("wrong secret equals the key")
+		}
 		if _, ok := whitelabel.ParseAPIKeyID(wrongSecret); !ok {
-			wrongSecret = p.key[:len(p.key)-1] + "A"
+			t.Fatalf("wrong secret %q is not well formed", wrongSecret)
 		}
 
 		tests := []struct {
