@@ -30,7 +30,7 @@ func holdPipelines(t *testing.T, l *Redis) (release func()) {
 		l.mu.Lock()
 		if l.senders == 0 {
 			l.senders += l.maxSlowSenders
-			l.wg.Add(l.maxSlowSenders)
+			l.wg.Add(1) // for the pretend worker that release starts
 			l.mu.Unlock()
 			break
 		}
@@ -47,10 +47,10 @@ func holdPipelines(t *testing.T, l *Redis) (release func()) {
 			l.mu.Lock()
 			l.senders -= l.maxSlowSenders - 1
 			l.mu.Unlock()
-			for range l.maxSlowSenders - 1 {
-				l.wg.Done()
-			}
-			go l.sendLoop(&sender{pipe: l.cfg.Client.Pipeline()}) // the last pretend one
+			go func() { // a worker running the last pretend sender, even after Close
+				defer l.wg.Done()
+				l.sendLoop(&sender{pipe: l.cfg.Client.Pipeline()})
+			}()
 		})
 	}
 	t.Cleanup(release) // runs before newTestRedis's Close: cleanups run last-in first-out
@@ -646,4 +646,61 @@ func TestRedisPipelineStress(t *testing.T) {
 	if l.senders != 0 || len(l.pending) != 0 {
 		t.Errorf("after Close: %d senders running and %d calls queued, want none", l.senders, len(l.pending))
 	}
+}
+
+// TestRedisSendersReuseWorkers checks that pipelines run on parked worker
+// goroutines, not on a goroutine each: a goroutine per pipeline grew its
+// stack through go-redis every time. Sequential decisions need one
+// worker, concurrent ones at most one per sender that may run at once,
+// and Close stops them all.
+func TestRedisSendersReuseWorkers(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	l := newTestRedis(t, srv.Client(t), RedisConfig{KeyPrefix: "wl:rl:workers:", Timeout: 5 * time.Second, Fallback: FallbackClosed})
+	workers := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.workers
+	}
+	for i := range 50 {
+		d, _ := l.Allow(t.Context(), Request{TenantID: 1, Rate: 1000, Burst: 1000})
+		if d.Degraded || !d.Allowed {
+			t.Fatalf("decision %d = %+v, want allowed by Redis", i, d)
+		}
+		// The sender stops once the queue is empty; wait for that, so
+		// the next decision needs a sender again.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			l.mu.Lock()
+			running := l.senders
+			l.mu.Unlock()
+			if running == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("sender still running 5s after decision %d", i)
+			}
+			runtime.Gosched()
+		}
+	}
+	if n := workers(); n != 1 {
+		t.Errorf("after 50 sequential decisions: %d workers started, want 1", n)
+	}
+
+	var reqs []Request
+	for i := range 300 {
+		reqs = append(reqs, Request{TenantID: int64(2 + i%7), Rate: 1000, Burst: 1000})
+	}
+	for i, d := range allowAll(t, l, reqs, false) {
+		if d.Degraded || !d.Allowed {
+			t.Fatalf("concurrent decision %d = %+v, want allowed by Redis", i, d)
+		}
+	}
+	if n := workers(); n < 1 || n > l.maxSlowSenders {
+		t.Errorf("after 300 concurrent decisions: %d workers started, want 1 to %d", n, l.maxSlowSenders)
+	}
+	if n := ownGoroutines(); n > l.maxSlowSenders {
+		t.Errorf("%d goroutines in the limiter while idle, want at most %d", n, l.maxSlowSenders)
+	}
+	l.Close()
+	checkNoOwnGoroutines(t)
 }

@@ -111,9 +111,9 @@ type RedisConfig struct {
 // by the Fallback mode with Decision.Degraded set. Redis is probed in the
 // background and the limiter goes back to it by itself when it answers.
 //
-// Redis is safe for concurrent use. Its goroutines run only while it has
-// work, so an idle limiter holds none; Close waits for them, after which
-// the fallback decides.
+// Redis is safe for concurrent use. Its pipeline senders run on a few
+// goroutines started on first use (see batch.go); Close stops them, after
+// which the fallback decides.
 type Redis struct {
 	cfg      RedisConfig
 	local    *Local // fallback; nil unless FallbackLocal
@@ -131,10 +131,12 @@ type Redis struct {
 	mu    sync.Mutex
 	// Guarded by mu.
 	pending []*call   // queued for the next pipeline, oldest first
-	senders int       // sender goroutines running
+	senders int       // senders handed to workers and not yet finished
+	workers int       // worker goroutines started
 	idle    []*sender // scratch of the senders not running
 	closed  bool
-	wg      sync.WaitGroup // the senders and the breaker probe
+	wake    chan *sender   // senders for the parked workers; closed by Close
+	wg      sync.WaitGroup // the workers and the breaker probe
 
 	// Pipelines in flight at most, set once: usually, and while calls
 	// wait long (see sendersPerCPU and slowQueue).
@@ -197,6 +199,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		r.maxSenders, r.maxSlowSenders = min(r.maxSenders, pool), min(r.maxSlowSenders, pool)
 	}
 	r.calls.New = newCall
+	r.wake = make(chan *sender, r.maxSlowSenders)
 	var err error
 	if r.m, err = newMetrics(cfg.Registerer, "redis"); err != nil {
 		return nil, fmt.Errorf("new redis limiter: %w", err)
@@ -247,7 +250,10 @@ func (r *Redis) Allow(ctx context.Context, req Request) (Decision, error) {
 // once.
 func (r *Redis) Close() error {
 	r.mu.Lock()
-	r.closed = true
+	if !r.closed {
+		r.closed = true
+		close(r.wake) // the workers finish the senders handed to them, then return
+	}
 	r.mu.Unlock()
 	r.wg.Wait()
 	return nil
