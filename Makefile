@@ -4,7 +4,7 @@ GO        ?= go
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 
-.PHONY: run test lint fmt build bench bench-go bench-proxy clean
+.PHONY: run test lint fmt build bench bench-go bench-instr bench-proxy clean
 
 ## run: the whole gateway on the embedded store (demo core app, control, edge, demo tenant "acme")
 run:
@@ -29,11 +29,14 @@ fmt:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## bench: Go benchmarks of the hot path, then the proxy comparison (edge vs upstream, Caddy, nginx)
-bench: bench-go bench-proxy
+## bench: Go benchmarks of the hot path, instructions per request under callgrind, then the proxy comparison (edge vs upstream, Caddy, nginx)
+bench: bench-go bench-instr bench-proxy
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./edge/... ./theming/...
+
+bench-instr:
+	bench/instr.sh
 
 bench-proxy:
 	bench/proxy.sh

@@ -34,11 +34,9 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -46,6 +44,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/estatecore/whitelabel/bench/internal/benchproc"
 )
 
 type target struct {
@@ -69,16 +69,9 @@ func main() {
 	tenants := flag.Int("tenants", 10000, "tenants in the edge's snapshot")
 	skip := flag.String("skip", "", "comma-separated targets to leave out (caddy,nginx)")
 	flag.Parse()
-	if *work == "" {
-		d, err := os.MkdirTemp("", "proxybench")
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer os.RemoveAll(d)
-		*work = d
-	}
-	abs, _ := filepath.Abs(*bin)
-	*bin = abs
+	var cleanup func()
+	*bin, *work, cleanup = benchproc.Dirs(*bin, *work, "proxybench")
+	defer cleanup()
 
 	var procs []*exec.Cmd
 	defer func() {
@@ -110,9 +103,9 @@ func main() {
 		return c
 	}
 
-	run(*bin+"/seed", "-db", *work+"/bench.db", "-n", strconv.Itoa(*tenants))
+	benchproc.Run(false, *bin+"/seed", "-db", *work+"/bench.db", "-n", strconv.Itoa(*tenants))
 	start("1", nil, *bin+"/upstream", "-addr", "127.0.0.1:18000")
-	waitPort("127.0.0.1:18000")
+	benchproc.MustWaitPort("127.0.0.1:18000")
 
 	targets := []*target{{name: "upstream", url: "http://127.0.0.1:18000"}}
 	edge := start("0", []string{
@@ -120,7 +113,7 @@ func main() {
 		"EDGE_ADDR=127.0.0.1:18080", "UPSTREAM_URL=http://127.0.0.1:18000",
 		"METRICS_ADDR=127.0.0.1:18090", "LOG_LEVEL=warn",
 	}, *bin+"/edge", "-snapshot-path=") // an empty SNAPSHOT_PATH would mean the default
-	waitPort("127.0.0.1:18080")
+	benchproc.MustWaitPort("127.0.0.1:18080")
 	targets = append(targets,
 		&target{name: "edge", url: "http://127.0.0.1:18080", host: "t05000.bench.test", cmd: edge},
 		&target{name: "edge-nolimit", url: "http://127.0.0.1:18080", host: "nolimit.bench.test", cmd: edge},
@@ -132,14 +125,14 @@ func main() {
 	// the shared limits.
 	if redisServer, err := exec.LookPath("redis-server"); err == nil && !strings.Contains(*skip, "redis") {
 		start("1", nil, redisServer, "--port", "18379", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", *work)
-		waitPort("127.0.0.1:18379")
+		benchproc.MustWaitPort("127.0.0.1:18379")
 		er := start("0", []string{
 			"GOMAXPROCS=1", "DATABASE_URL=" + *work + "/bench.db", "BASE_DOMAIN=bench.test",
 			"EDGE_ADDR=127.0.0.1:18083", "UPSTREAM_URL=http://127.0.0.1:18000",
 			"METRICS_ADDR=127.0.0.1:18091", "LOG_LEVEL=warn",
 			"RATE_LIMIT_BACKEND=redis", "REDIS_URL=redis://127.0.0.1:18379/0",
 		}, *bin+"/edge", "-snapshot-path=")
-		waitPort("127.0.0.1:18083")
+		benchproc.MustWaitPort("127.0.0.1:18083")
 		targets = append(targets,
 			&target{name: "edge-redis", url: "http://127.0.0.1:18083", host: "t05000.bench.test", cmd: er},
 			&target{name: "edge-redis-off", url: "http://127.0.0.1:18083", host: "nolimit.bench.test", cmd: er},
@@ -153,7 +146,7 @@ func main() {
 		os.WriteFile(caddyfile, []byte("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n:18081 {\n\treverse_proxy 127.0.0.1:18000\n}\n"), 0o644)
 		logTo = *work + "/caddy.log" // Caddy logs every connection wrk drops at the end of a run
 		c := start("0", []string{"GOMAXPROCS=1", "XDG_DATA_HOME=" + *work, "XDG_CONFIG_HOME=" + *work}, *bin+"/caddy", "run", "--config", caddyfile, "--adapter", "caddyfile")
-		waitPort("127.0.0.1:18081")
+		benchproc.MustWaitPort("127.0.0.1:18081")
 		targets = append(targets, &target{name: "caddy", url: "http://127.0.0.1:18081", cmd: c})
 	}
 	if !strings.Contains(*skip, "nginx") {
@@ -180,7 +173,7 @@ http {
 			nginx = "/usr/sbin/nginx"
 		}
 		c := start("0", nil, nginx, "-c", conf, "-p", *work)
-		waitPort("127.0.0.1:18082")
+		benchproc.MustWaitPort("127.0.0.1:18082")
 		targets = append(targets, &target{name: "nginx", url: "http://127.0.0.1:18082", cmd: c})
 	}
 
@@ -303,26 +296,6 @@ http {
 		}
 		fmt.Printf("  %-24s %-6s edge p99 %.2f ms, Caddy p99 %.2f ms (goal: at or below) %s\n", "p99 vs Caddy", "small", e.p99, c.p99, verdict)
 	}
-}
-
-func run(name string, args ...string) {
-	c := exec.Command(name, args...)
-	c.Stdout, c.Stderr = os.Stdout, os.Stderr
-	if err := c.Run(); err != nil {
-		log.Fatalf("%s: %v", name, err)
-	}
-}
-
-func waitPort(addr string) {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	log.Fatalf("nothing listens on %s", addr)
 }
 
 func check(t *target) error {

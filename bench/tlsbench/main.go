@@ -34,6 +34,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/estatecore/whitelabel/bench/internal/benchproc"
 )
 
 type target struct {
@@ -77,7 +79,7 @@ func main() {
 		procs = append(procs, c)
 		return c
 	}
-	run(*bin+"/seed", "-db", work+"/bench.db", "-n", "100")
+	benchproc.Run(true, *bin+"/seed", "-db", work+"/bench.db", "-n", "100")
 	edge := start([]string{
 		"GOMAXPROCS=1", "DATABASE_URL=" + work + "/bench.db", "BASE_DOMAIN=bench.test",
 		"EDGE_ADDR=127.0.0.1:18180", "EDGE_TLS_ADDR=127.0.0.1:18443", "UPSTREAM_URL=http://127.0.0.1:18000",
@@ -132,14 +134,6 @@ https://*.bench.test:18444 {
 	for _, m := range modes {
 		e, c := res[key{"edge", m}], res[key{"caddy", m}]
 		fmt.Printf("%-8s edge/caddy %.2f×\n", m, e[len(e)/2]/c[len(c)/2])
-	}
-}
-
-func run(name string, args ...string) {
-	c := exec.Command(name, args...)
-	c.Stdout, c.Stderr = io.Discard, os.Stderr
-	if err := c.Run(); err != nil {
-		log.Fatalf("%s: %v", name, err)
 	}
 }
 
