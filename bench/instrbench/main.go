@@ -47,7 +47,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/estatecore/whitelabel/bench/internal/benchproc"
@@ -72,8 +71,9 @@ func main() {
 	}
 
 	benchproc.Run(false, *bin+"/seed", "-db", *work+"/bench.db", "-n", strconv.Itoa(*tenants))
-	up := start(nil, *bin+"/upstream", "-addr", "127.0.0.1:18000")
-	defer stop(up)
+	var procs benchproc.Procs
+	defer procs.StopAll()
+	procs.Start(nil, nil, *bin+"/upstream", "-addr", "127.0.0.1:18000")
 	benchproc.MustWaitPort("127.0.0.1:18000")
 
 	env := []string{
@@ -89,8 +89,7 @@ func main() {
 		if err != nil {
 			log.Fatalf("-redis: %v", err)
 		}
-		rs := start(nil, server, "--port", "18379", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", *work)
-		defer stop(rs)
+		procs.Start(nil, nil, server, "--port", "18379", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", *work)
 		benchproc.MustWaitPort("127.0.0.1:18379")
 		edges = append(edges, edgeRun{name: "edge-redis", env: append(slices.Clip(env), "RATE_LIMIT_BACKEND=redis", "REDIS_URL=redis://127.0.0.1:18379/0")})
 	}
@@ -120,10 +119,13 @@ type result struct {
 func (e edgeRun) measure(bin, work string, n, rounds int) result {
 	out := filepath.Join(work, e.name+".callgrind")
 	logPath := filepath.Join(work, e.name+".log")
-	vg := startLogged(logPath, e.env, "valgrind", "--tool=callgrind", "--callgrind-out-file="+out,
+	var procs benchproc.Procs
+	defer procs.StopAll()
+	logFile := benchproc.LogFile(logPath)
+	defer logFile.Close()
+	vg := procs.Start(logFile, e.env, "valgrind", "--tool=callgrind", "--callgrind-out-file="+out,
 		"--dump-instr=no", "--compress-strings=no", "--compress-pos=no",
 		bin+"/edge", "-snapshot-path=") // an empty SNAPSHOT_PATH would mean the default
-	defer stop(vg)
 	if err := benchproc.WaitPort("127.0.0.1:18180", 5*time.Minute); err != nil { // building the snapshot is slow under valgrind
 		b, _ := os.ReadFile(logPath)
 		log.Fatalf("%s: %v; its output:\n%s", e.name, err, b)
@@ -316,33 +318,4 @@ func selfCosts(path string) (map[string]int64, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return costs, nil
-}
-
-func start(env []string, name string, args ...string) *exec.Cmd {
-	return startLogged("", env, name, args...)
-}
-
-// startLogged starts name with its output in the file logPath ("":
-// discarded).
-func startLogged(logPath string, env []string, name string, args ...string) *exec.Cmd {
-	c := exec.Command(name, args...)
-	c.Env = append(os.Environ(), env...)
-	c.Stdout, c.Stderr = io.Discard, io.Discard
-	if logPath != "" {
-		f, err := os.Create(logPath)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer f.Close() // the child has its own descriptor
-		c.Stdout, c.Stderr = f, f
-	}
-	if err := c.Start(); err != nil {
-		log.Fatalf("start %s: %v", name, err)
-	}
-	return c
-}
-
-func stop(c *exec.Cmd) {
-	c.Process.Signal(syscall.SIGTERM)
-	c.Wait()
 }

@@ -42,7 +42,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/estatecore/whitelabel/bench/internal/benchproc"
@@ -73,34 +72,19 @@ func main() {
 	*bin, *work, cleanup = benchproc.Dirs(*bin, *work, "proxybench")
 	defer cleanup()
 
-	var procs []*exec.Cmd
-	defer func() {
-		for _, p := range procs {
-			p.Process.Signal(syscall.SIGTERM)
-			p.Wait()
-		}
-	}()
+	var procs benchproc.Procs
+	defer procs.StopAll()
 	// start runs name on cpu; its stderr goes to ours, or to the file
 	// logTo when that is set.
 	logTo := ""
 	start := func(cpu string, env []string, name string, args ...string) *exec.Cmd {
-		full := append([]string{"-c", cpu, name}, args...)
-		c := exec.Command("taskset", full...)
-		c.Env = append(os.Environ(), env...)
-		c.Stdout, c.Stderr = io.Discard, os.Stderr
+		var stderr io.Writer = os.Stderr
 		if logTo != "" {
-			f, err := os.Create(logTo)
-			if err != nil {
-				log.Fatal(err)
-			}
-			c.Stderr = f
-			logTo = ""
+			f := benchproc.LogFile(logTo)
+			defer f.Close()
+			stderr, logTo = f, ""
 		}
-		if err := c.Start(); err != nil {
-			log.Fatalf("start %s: %v", name, err)
-		}
-		procs = append(procs, c)
-		return c
+		return procs.Start(stderr, env, "taskset", append([]string{"-c", cpu, name}, args...)...)
 	}
 
 	benchproc.Run(false, *bin+"/seed", "-db", *work+"/bench.db", "-n", strconv.Itoa(*tenants))

@@ -32,7 +32,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/estatecore/whitelabel/bench/internal/benchproc"
@@ -49,35 +48,22 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions")
 	workers := flag.Int("c", 32, "concurrent connections")
 	flag.Parse()
-	work, err := os.MkdirTemp("", "tlsbench")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(work)
-	*bin, _ = filepath.Abs(*bin)
+	var work string
+	var cleanup func()
+	*bin, work, cleanup = benchproc.Dirs(*bin, "", "tlsbench")
+	defer cleanup()
 	certFile, keyFile := writeCert(work)
 
-	var procs []*exec.Cmd
-	defer func() {
-		for _, p := range procs {
-			p.Process.Signal(syscall.SIGTERM)
-			p.Wait()
-		}
-	}()
+	var procs benchproc.Procs
+	defer procs.StopAll()
 	start := func(env []string, name string, args ...string) *exec.Cmd {
-		c := exec.Command("taskset", append([]string{"-c", "0", name}, args...)...)
-		c.Env = append(os.Environ(), env...)
 		// Caddy logs every start and stop as JSON; only the edge's
 		// warnings are worth showing.
-		c.Stdout, c.Stderr = io.Discard, io.Discard
+		var stderr io.Writer
 		if strings.HasSuffix(name, "/edge") {
-			c.Stderr = os.Stderr
+			stderr = os.Stderr
 		}
-		if err := c.Start(); err != nil {
-			log.Fatalf("start %s: %v", name, err)
-		}
-		procs = append(procs, c)
-		return c
+		return procs.Start(stderr, env, "taskset", append([]string{"-c", "0", name}, args...)...)
 	}
 	benchproc.Run(true, *bin+"/seed", "-db", work+"/bench.db", "-n", "100")
 	edge := start([]string{

@@ -1,16 +1,18 @@
 // Package benchproc holds what the benchmark commands share for running
 // the programs they measure: a scratch directory, running a command to
-// its end, and waiting for a port. The commands are tools run by hand, so
+// its end, starting and stopping programs, and waiting for a port. The commands are tools run by hand, so
 // a failure ends them with log.Fatal.
 package benchproc
 
 import (
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -64,4 +66,53 @@ func MustWaitPort(addr string) {
 	if err := WaitPort(addr, time.Minute); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// Procs are the programs a benchmark started; StopAll stops them.
+type Procs struct{ cmds []*exec.Cmd }
+
+// Start starts name with env added to our environment, its standard
+// output discarded and its errors written to stderr (nil: discarded).
+func (p *Procs) Start(stderr io.Writer, env []string, name string, args ...string) *exec.Cmd {
+	c := exec.Command(name, args...)
+	c.Env = append(os.Environ(), env...)
+	c.Stdout, c.Stderr = io.Discard, io.Discard
+	if stderr != nil {
+		c.Stderr = stderr
+	}
+	if err := c.Start(); err != nil {
+		log.Fatalf("start %s: %v", name, err)
+	}
+	p.cmds = append(p.cmds, c)
+	return c
+}
+
+// StopAll stops every program started and not stopped yet, in the order
+// they were started.
+func (p *Procs) StopAll() {
+	for _, c := range p.cmds {
+		Stop(c)
+	}
+	p.cmds = nil
+}
+
+// Stop sends c SIGTERM and waits for it to end. Stopping a program twice
+// is harmless.
+func Stop(c *exec.Cmd) {
+	if c.ProcessState != nil {
+		return
+	}
+	c.Process.Signal(syscall.SIGTERM)
+	c.Wait()
+}
+
+// LogFile creates the file path for a program's output. The caller may
+// close it once the program has started: the program has its own
+// descriptor.
+func LogFile(path string) *os.File {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return f
 }
