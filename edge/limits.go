@@ -20,7 +20,7 @@ type tenantLimits struct {
 	burst   int     // requests_burst; 0: the limiter's default
 	monthly int64   // api_calls_monthly; 0: unlimited
 	// bandwidth is bandwidth_gb_monthly in bytes (GB = 10^9); 0:
-	// unlimited. Enforced by bandwidthLimit (bandwidth.go), not by
+	// unlimited. Enforced by checkBandwidth (bandwidth.go), not by
 	// Config.Limiter, so it is not part of limited.
 	bandwidth int64
 }
@@ -28,7 +28,7 @@ type tenantLimits struct {
 // limited reports whether the tenant has anything the limiter enforces.
 func (l tenantLimits) limited() bool { return l.rate > 0 || l.monthly > 0 }
 
-// decidesRate reports whether rateLimit asks the limiter about st's
+// decidesRate reports whether the limits layer asks the limiter about st's
 // request, and so writes its quota headers.
 func (s *Server) decidesRate(st *reqState) bool {
 	return s.cfg.Limiter != nil && st.tenant.limits.limited()
