@@ -101,6 +101,7 @@ func TestBandwidthQuotaLocal(t *testing.T) {
 	e := startEdge(t, newFakeSource(bwTenant(), tenant(2, "other", whitelabel.StatusActive)), bwUpstream(t).URL, func(c *Config) {
 		c.Bandwidth = meter
 		c.Now = clk.now
+		c.RateLimitPolicyAlways = true // the window and quota on allowed answers too
 	})
 	// 2 500 bytes left: three 1 000-byte responses pass (the third
 	// overshoots by 500), the fourth request is refused.

@@ -102,9 +102,10 @@ func newLimitRefusal(d ratelimit.Decision, now time.Time) *limitRefusal {
 //     fail; an error from another Limiter lets the request through and is
 //     logged.
 //
-// Every answer of a tenant with a quota carries one RateLimit-Policy and
-// one RateLimit line listing the "default" (rate), "monthly" and
-// "bandwidth" policies that apply. Tenants without quotas pass untouched.
+// Every answer of a tenant with a quota carries one RateLimit line
+// listing the "default" (rate), "monthly" and "bandwidth" policies that
+// apply; refusals, and every answer with Config.RateLimitPolicyAlways,
+// also one RateLimit-Policy line. Tenants without quotas pass untouched.
 func (s *Server) limits(next http.Handler) http.Handler {
 	if s.cfg.Limiter == nil && s.cfg.Bandwidth == nil {
 		return next
@@ -131,7 +132,8 @@ func (s *Server) limits(next http.Handler) http.Handler {
 		if decides {
 			d = s.decideRate(r, st)
 		}
-		st.tenant.policies.SetHeadersIn(w.Header(), &st.limitVals, d, now, extra...)
+		withPolicy := !d.Allowed || s.cfg.RateLimitPolicyAlways
+		st.tenant.policies.SetHeadersIn(w.Header(), &st.limitVals, withPolicy, d, now, extra...)
 		if !d.Allowed {
 			s.writeError(w, r, newLimitRefusal(d, now))
 			return

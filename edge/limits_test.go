@@ -341,8 +341,13 @@ func TestRouteCosts(t *testing.T) {
 			t.Errorf("%s %s = %d, monthly remaining %s; want %d, %s (%s)", s.method, s.path, resp.StatusCode,
 				left, s.status, s.monthlyLeft, body)
 		}
-		if p, _, _ := strings.Cut(resp.Header.Get(ratelimit.HeaderPolicy), ", "); p != `"default";q=100;w=100` {
-			t.Errorf("%s %s: RateLimit-Policy = %q", s.method, s.path, resp.Header.Get(ratelimit.HeaderPolicy))
+		// Only the refusal lists the policies (RateLimit-Policy).
+		wantPolicy := ""
+		if s.status == 429 {
+			wantPolicy = `"default";q=100;w=100`
+		}
+		if p, _, _ := strings.Cut(resp.Header.Get(ratelimit.HeaderPolicy), ", "); p != wantPolicy {
+			t.Errorf("%s %s: RateLimit-Policy = %q, want %q first", s.method, s.path, resp.Header.Get(ratelimit.HeaderPolicy), wantPolicy)
 		}
 	}
 	if _, err := New(t.Context(), Config{Source: src, Plans: whitelabel.DefaultPlans(), Upstream: mustURL(t, up.URL),
@@ -351,8 +356,10 @@ func TestRouteCosts(t *testing.T) {
 	}
 }
 
-// TestRateLimitHeadersAndExemptions: allowed responses carry the
-// headers; a tenant without rate or monthly quota is not asked about.
+// TestRateLimitHeadersAndExemptions: allowed responses carry RateLimit,
+// refusals RateLimit-Policy too (allowed ones as well with
+// RateLimitPolicyAlways); a tenant without rate or monthly quota is not
+// asked about.
 func TestRateLimitHeadersAndExemptions(t *testing.T) {
 	lim, err := ratelimit.NewLocal(ratelimit.LocalConfig{})
 	if err != nil {
@@ -366,13 +373,21 @@ func TestRateLimitHeadersAndExemptions(t *testing.T) {
 	e := startEdge(t, src, up.URL, func(c *Config) { c.Limiter = lim })
 	resp, _ := e.do(t, "GET", "acme.example.test", "/", nil)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get(ratelimit.HeaderRateLimit), `"default";r=1;t=1, "monthly";`) ||
-		quota(t, resp.Header, ratelimit.PolicyMonthly).Quota != 1000000 {
-		t.Errorf("allowed: %d %v", resp.StatusCode, resp.Header)
+		quota(t, resp.Header, ratelimit.PolicyMonthly).Remaining != 999999 || len(resp.Header.Values(ratelimit.HeaderPolicy)) != 0 {
+		t.Errorf("allowed: %d %v; want RateLimit alone", resp.StatusCode, resp.Header)
 	}
 	e.do(t, "GET", "acme.example.test", "/", nil)
 	resp, body := e.do(t, "GET", "acme.example.test", "/", nil)
 	if resp.StatusCode != 429 || errorCode(t, body) != "rate_limited" || resp.Header.Get("Retry-After") != "1" {
 		t.Errorf("third request: %d %v %s; want 429 rate_limited with Retry-After 1", resp.StatusCode, resp.Header, body)
+	}
+	if p := quota(t, resp.Header, ratelimit.PolicyMonthly); p.Quota != 1000000 || p.Remaining != 999998 || quota(t, resp.Header, ratelimit.PolicyName).Quota != 2 {
+		t.Errorf("refusal: policies %v; want default q=2, monthly q=1000000 r=999998", resp.Header.Values(ratelimit.HeaderPolicy))
+	}
+	always := startEdge(t, src, up.URL, func(c *Config) { c.Limiter = lim; c.RateLimitPolicyAlways = true })
+	resp, _ = always.do(t, "GET", "free.example.test", "/", nil)
+	if resp.StatusCode != 200 || len(resp.Header.Values(ratelimit.HeaderPolicy)) != 0 {
+		t.Errorf("RateLimitPolicyAlways, unlimited tenant: %d %v; want 200 without RateLimit-Policy", resp.StatusCode, resp.Header)
 	}
 	for range 10 {
 		resp, _ := e.do(t, "GET", "free.example.test", "/", nil)
@@ -465,8 +480,16 @@ func TestUpstreamRateLimitFieldsReplaced(t *testing.T) {
 	e := startEdge(t, src, up.URL, func(c *Config) { c.Limiter = lim })
 	resp, _ := e.do(t, "GET", "acme.example.test", "/", nil)
 	rl, pol := resp.Header.Values(ratelimit.HeaderRateLimit), resp.Header.Values(ratelimit.HeaderPolicy)
-	if len(rl) != 1 || len(pol) != 1 || !strings.HasPrefix(rl[0], `"default";r=99;`) || !strings.HasPrefix(pol[0], `"default";q=100;`) {
-		t.Errorf("limited tenant: RateLimit %q, RateLimit-Policy %q; want the edge's alone", rl, pol)
+	// The edge's RateLimit alone: the app's RateLimit-Policy would
+	// describe policies the edge's field does not report.
+	if len(rl) != 1 || len(pol) != 0 || !strings.HasPrefix(rl[0], `"default";r=99;`) {
+		t.Errorf("limited tenant: RateLimit %q, RateLimit-Policy %q; want the edge's RateLimit alone", rl, pol)
+	}
+	always := startEdge(t, src, up.URL, func(c *Config) { c.Limiter = lim; c.RateLimitPolicyAlways = true })
+	resp, _ = always.do(t, "GET", "acme.example.test", "/", nil)
+	rl, pol = resp.Header.Values(ratelimit.HeaderRateLimit), resp.Header.Values(ratelimit.HeaderPolicy)
+	if len(rl) != 1 || len(pol) != 1 || !strings.HasPrefix(rl[0], `"default";r=98;`) || !strings.HasPrefix(pol[0], `"default";q=100;`) {
+		t.Errorf("RateLimitPolicyAlways, limited tenant: RateLimit %q, RateLimit-Policy %q; want the edge's alone", rl, pol)
 	}
 	resp, _ = e.do(t, "GET", "free.example.test", "/", nil)
 	if rl, pol := resp.Header.Values(ratelimit.HeaderRateLimit), resp.Header.Values(ratelimit.HeaderPolicy); len(rl) != 1 || rl[0] != `"default";r=5;t=10` || len(pol) != 1 || pol[0] != `"default";q=10;w=10` {

@@ -156,7 +156,7 @@ func TestQuotaChangePropagates(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := newUpstream(t, nil)
-	e := startEdge(t, r, up.URL, func(c *Config) { c.Limiter = lim })
+	e := startEdge(t, r, up.URL, func(c *Config) { c.Limiter = lim; c.RateLimitPolicyAlways = true })
 	resp, _ := e.do(t, "GET", "acme.example.test", "/", nil)
 	if quota(t, resp.Header, ratelimit.PolicyMonthly).Quota != 100000 || quota(t, resp.Header, ratelimit.PolicyName).Quota != 20 {
 		t.Fatalf("basic plan headers: %v", resp.Header)

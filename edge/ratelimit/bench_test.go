@@ -113,26 +113,33 @@ func reportBatchSize(b *testing.B, l *Redis, n0 uint64, s0 float64) {
 }
 
 // BenchmarkSetHeaders writes the quota fields of an allowed answer with
-// the rate, monthly and bandwidth policies, as the edge does on every
-// request: "plain" formats both fields, "cached" takes RateLimit-Policy
-// from a PolicyCache, and "cached-values" also stores the values in a
-// Values kept by the caller, as the edge does.
+// the rate, monthly and bandwidth policies: "plain" formats both fields,
+// "cached" takes RateLimit-Policy from a PolicyCache, "cached-values"
+// also stores the values in a Values kept by the caller, and
+// "ratelimit-only" writes RateLimit alone into a Values, as the edge does
+// on every allowed answer by default.
 func BenchmarkSetHeaders(b *testing.B) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	reset := monthStart(monthOf(now) + 1)
 	d := Decision{Allowed: true, Limit: 5000, Window: time.Second, Remaining: 4000, ResetAfter: 200 * time.Millisecond,
 		MonthlyLimit: 100_000_000, MonthlyUsed: 12345, MonthlyReset: reset}
 	for _, c := range []struct {
-		name  string
-		cache *PolicyCache
-		vals  *Values
-	}{{"plain", nil, nil}, {"cached", new(PolicyCache), nil}, {"cached-values", new(PolicyCache), new(Values)}} {
+		name       string
+		cache      *PolicyCache
+		vals       *Values
+		withPolicy bool
+	}{
+		{"plain", nil, nil, true},
+		{"cached", new(PolicyCache), nil, true},
+		{"cached-values", new(PolicyCache), new(Values), true},
+		{"ratelimit-only", new(PolicyCache), new(Values), false},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			h := http.Header{}
 			for b.Loop() {
 				bw := MonthlyPolicy(PolicyBandwidth, UnitContentBytes, 1e12, 123456789, reset, now)
-				c.cache.SetHeadersIn(h, c.vals, d, now, bw)
+				c.cache.SetHeadersIn(h, c.vals, c.withPolicy, d, now, bw)
 			}
 		})
 	}

@@ -22,8 +22,9 @@
 //
 // A request's walk: the edge resolves the tenant, finds the route's cost
 // with a [CostTable], fills a [Request] from the tenant's effective quotas
-// and calls Allow. It writes the headers with [SetHeaders] on every
-// response, and refuses with 429 when Decision.Allowed is false
+// and calls Allow. It writes the headers with [PolicyCache.SetHeadersIn]
+// on every response (RateLimit-Policy on refusals only, unless configured
+// for every answer), and refuses with 429 when Decision.Allowed is false
 // (Decision.Code is rate_limited or quota_exceeded).
 //
 // Read limiter.go first (the contract), then redis.go (the fleet limiter

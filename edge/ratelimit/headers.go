@@ -162,7 +162,7 @@ func (c *PolicyCache) store(ps []Policy, val []string) {
 // SetHeaders is [SetHeaders] with the RateLimit-Policy value taken from
 // c when the tenant's policies are those it last wrote.
 func (c *PolicyCache) SetHeaders(h http.Header, d Decision, now time.Time, extra ...Policy) {
-	c.SetHeadersIn(h, nil, d, now, extra...)
+	c.SetHeadersIn(h, nil, true, d, now, extra...)
 }
 
 // Values is the storage of the header values one answer gets. A caller
@@ -173,8 +173,13 @@ func (c *PolicyCache) SetHeaders(h http.Header, d Decision, now time.Time, extra
 type Values [3]string
 
 // SetHeadersIn is [PolicyCache.SetHeaders] with the header values stored
-// in vals; nil allocates them.
-func (c *PolicyCache) SetHeadersIn(h http.Header, vals *Values, d Decision, now time.Time, extra ...Policy) {
+// in vals (nil allocates them) and RateLimit-Policy written only when
+// withPolicy is true. RateLimit alone says how much of each quota is left
+// and when it resets; the policy says how large each quota is, which
+// changes only with the tenant's plan (the draft: the field "SHOULD
+// remain consistent over a sequence of HTTP responses"), so a caller may
+// send it only on refusals and save every other answer its bytes.
+func (c *PolicyCache) SetHeadersIn(h http.Header, vals *Values, withPolicy bool, d Decision, now time.Time, extra ...Policy) {
 	var ps [maxPolicies]Policy
 	n := 0
 	if d.Limit > 0 {
@@ -189,26 +194,29 @@ func (c *PolicyCache) SetHeadersIn(h http.Header, vals *Values, d Decision, now 
 	if !d.Allowed {
 		retry = max(time.Second, d.RetryAfter)
 	}
-	c.writeHeaders(h, vals, retry, append(ps[:n], extra...))
+	c.writeHeaders(h, vals, withPolicy, retry, append(ps[:n], extra...))
 }
 
 // WriteHeaders is [WriteHeaders] with the RateLimit-Policy value taken
 // from c when ps are the policies it last wrote.
 func (c *PolicyCache) WriteHeaders(h http.Header, retryAfter time.Duration, ps ...Policy) {
-	c.writeHeaders(h, nil, retryAfter, ps)
+	c.writeHeaders(h, nil, true, retryAfter, ps)
 }
 
 // writeHeaders is WriteHeaders with the values stored in vals, or in a
-// new Values when vals is nil.
-func (c *PolicyCache) writeHeaders(h http.Header, vals *Values, retryAfter time.Duration, ps []Policy) {
+// new Values when vals is nil, and RateLimit-Policy left out unless
+// withPolicy.
+func (c *PolicyCache) writeHeaders(h http.Header, vals *Values, withPolicy bool, retryAfter time.Duration, ps []Policy) {
 	// This runs on every allowed request, so the values it formats share
 	// one buffer, one string and one backing array: at most two
 	// allocations however many policies.
 	var buf [512]byte
 	b := buf[:0]
-	policy := c.lookup(ps)
-	if policy == nil {
-		b = appendPolicyField(b, ps)
+	var policy []string
+	if withPolicy {
+		if policy = c.lookup(ps); policy == nil {
+			b = appendPolicyField(b, ps)
+		}
 	}
 	policyEnd := len(b)
 	for i, p := range ps {
@@ -233,13 +241,15 @@ func (c *PolicyCache) writeHeaders(h http.Header, vals *Values, retryAfter time.
 		vals = new(Values)
 	}
 	if len(ps) > 0 {
-		if policy == nil {
-			// The cache shares this value with later answers, so it
-			// gets a backing of its own, not vals.
-			policy = []string{all[:policyEnd]}
-			c.store(ps, policy)
+		if withPolicy {
+			if policy == nil {
+				// The cache shares this value with later answers, so it
+				// gets a backing of its own, not vals.
+				policy = []string{all[:policyEnd]}
+				c.store(ps, policy)
+			}
+			h[canonPolicy] = policy
 		}
-		h[canonPolicy] = policy
 		vals[0] = all[policyEnd:rateEnd]
 		h[canonRateLimit] = vals[0:1:1]
 	}
@@ -303,14 +313,21 @@ func ceilSeconds(d time.Duration) int64 {
 
 // ReadHeaders parses the RateLimit-Policy and RateLimit fields of h, as
 // [WriteHeaders] writes them, into policies in order; Window and
-// ResetAfter are whole seconds. It is for clients and tests of this
-// package's own output, not a general structured-field parser.
+// ResetAfter are whole seconds. RateLimit without RateLimit-Policy (an
+// answer that left the policy out, see [PolicyCache.SetHeadersIn]) gives
+// each policy's Name, Remaining and ResetAfter, with Quota and Window 0.
+// It is for clients and tests of this package's own output, not a
+// general structured-field parser.
 func ReadHeaders(h http.Header) ([]Policy, error) {
 	policy, rate := h.Get(HeaderPolicy), h.Get(HeaderRateLimit)
 	if policy == "" && rate == "" {
 		return nil, nil
 	}
-	pItems, rItems := strings.Split(policy, ", "), strings.Split(rate, ", ")
+	rItems := strings.Split(rate, ", ")
+	if policy == "" {
+		return readRemaining(rItems)
+	}
+	pItems := strings.Split(policy, ", ")
 	if len(pItems) != len(rItems) {
 		return nil, fmt.Errorf("%s lists %d policies, %s %d", HeaderPolicy, len(pItems), HeaderRateLimit, len(rItems))
 	}
@@ -339,6 +356,24 @@ func ReadHeaders(h http.Header) ([]Policy, error) {
 		}
 		p.Window, p.ResetAfter = time.Duration(w)*time.Second, time.Duration(t)*time.Second
 		ps[i] = p
+	}
+	return ps, nil
+}
+
+// readRemaining parses RateLimit items without their policies.
+func readRemaining(items []string) ([]Policy, error) {
+	ps := make([]Policy, len(items))
+	for i, item := range items {
+		name, params, err := splitItem(item)
+		if err != nil {
+			return nil, err
+		}
+		r, errR := strconv.ParseInt(params["r"], 10, 64)
+		t, errT := strconv.ParseInt(params["t"], 10, 64)
+		if err := errors.Join(errR, errT); err != nil {
+			return nil, fmt.Errorf("policy %q: %w", name, err)
+		}
+		ps[i] = Policy{Name: name, Remaining: r, ResetAfter: time.Duration(t) * time.Second}
 	}
 	return ps, nil
 }

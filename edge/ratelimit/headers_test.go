@@ -185,6 +185,44 @@ func TestPolicyCache(t *testing.T) {
 	wg.Wait()
 }
 
+// TestSetHeadersWithoutPolicy: withPolicy false writes RateLimit (and
+// Retry-After) exactly as with the policy, leaves RateLimit-Policy out
+// and the cache untouched, and ReadHeaders reads RateLimit alone.
+func TestSetHeadersWithoutPolicy(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	reset := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	bandwidth := MonthlyPolicy(PolicyBandwidth, UnitContentBytes, 10<<30, 4<<30, reset, now)
+	for _, d := range []Decision{
+		{Allowed: true, Limit: 100, Remaining: 42, Window: time.Second, ResetAfter: 580 * time.Millisecond,
+			MonthlyUsed: 1234, MonthlyLimit: 100000, MonthlyReset: reset},
+		{Limit: 20, Window: 2 * time.Second, ResetAfter: 2 * time.Second, RetryAfter: 100 * time.Millisecond},
+	} {
+		var c PolicyCache
+		h, full := http.Header{}, http.Header{}
+		c.SetHeadersIn(h, new(Values), false, d, now, bandwidth)
+		SetHeaders(full, d, now, bandwidth)
+		if _, ok := h[canonPolicy]; ok || c.p.Load() != nil {
+			t.Errorf("allowed=%v: RateLimit-Policy %q written or cached", d.Allowed, h.Values(HeaderPolicy))
+		}
+		for _, k := range []string{HeaderRateLimit, HeaderRetryAfter} {
+			if h.Get(k) != full.Get(k) {
+				t.Errorf("allowed=%v: %s %q, with the policy %q", d.Allowed, k, h.Get(k), full.Get(k))
+			}
+		}
+		got, err := ReadHeaders(h)
+		want, _ := ReadHeaders(full)
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("ReadHeaders(RateLimit alone) = %+v, %v; want %d policies", got, err, len(want))
+		}
+		for i := range got {
+			w := Policy{Name: want[i].Name, Remaining: want[i].Remaining, ResetAfter: want[i].ResetAfter}
+			if got[i] != w {
+				t.Errorf("policy %d = %+v, want %+v", i, got[i], w)
+			}
+		}
+	}
+}
+
 // TestMonthBefore checks the arithmetic month length against the
 // calendar of package time for every month from 1600 to 2800, which
 // covers leap years, the century rule and the 400-year rule, and for

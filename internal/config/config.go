@@ -65,6 +65,7 @@ type Config struct {
 	Routes             []Route          `yaml:"routes"`
 	RateLimitBackend   string           `yaml:"rate_limit_backend"`
 	RateLimitFallback  string           `yaml:"rate_limit_fallback"`
+	RateLimitPolicy    string           `yaml:"rate_limit_policy_field"`
 	FleetSize          int              `yaml:"fleet_size"`
 	EdgeID             string           `yaml:"edge_id"`
 	UsageFlushInterval time.Duration    `yaml:"usage_flush_interval"`
@@ -104,6 +105,7 @@ func Defaults() Config {
 		MetricsTenantCap:   1000,
 		RateLimitBackend:   "local",
 		RateLimitFallback:  "local",
+		RateLimitPolicy:    "refusals",
 		FleetSize:          1,
 		UsageFlushInterval: 10 * time.Second,
 		ThemeInject:        true,

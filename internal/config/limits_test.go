@@ -10,19 +10,19 @@ import (
 func TestLimitSettings(t *testing.T) {
 	c, _, err := Load(flag.NewFlagSet("x", flag.ContinueOnError), []string{"-fleet-size", "3"}, env(map[string]string{
 		"RATE_LIMIT_BACKEND": "redis", "REDIS_URL": "redis://127.0.0.1:6379/0", "RATE_LIMIT_FALLBACK": "open",
-		"EDGE_ID": "edge-a", "USAGE_FLUSH_INTERVAL": "2s",
+		"RATE_LIMIT_POLICY_FIELD": "always", "EDGE_ID": "edge-a", "USAGE_FLUSH_INTERVAL": "2s",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.RateLimitBackend != "redis" || c.RateLimitFallback != "open" || c.FleetSize != 3 || c.EdgeID != "edge-a" || c.UsageFlushInterval != 2*time.Second {
+	if c.RateLimitBackend != "redis" || c.RateLimitFallback != "open" || c.FleetSize != 3 || c.RateLimitPolicy != "always" || c.EdgeID != "edge-a" || c.UsageFlushInterval != 2*time.Second {
 		t.Errorf("Load = %+v", c)
 	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("Validate = %v", err)
 	}
 	d := Defaults()
-	if d.RateLimitBackend != "local" || d.RateLimitFallback != "local" || d.FleetSize != 1 || d.UsageFlushInterval != 10*time.Second {
+	if d.RateLimitBackend != "local" || d.RateLimitFallback != "local" || d.FleetSize != 1 || d.RateLimitPolicy != "refusals" || d.UsageFlushInterval != 10*time.Second {
 		t.Errorf("Defaults = %+v", d)
 	}
 	tests := []struct {
@@ -33,6 +33,7 @@ func TestLimitSettings(t *testing.T) {
 		{"redis without url", func(c *Config) { c.RedisURL = "" }, "RATE_LIMIT_BACKEND redis needs REDIS_URL"},
 		{"unknown backend", func(c *Config) { c.RateLimitBackend = "memcached" }, "RATE_LIMIT_BACKEND"},
 		{"unknown fallback", func(c *Config) { c.RateLimitFallback = "maybe" }, "RATE_LIMIT_FALLBACK"},
+		{"unknown policy field mode", func(c *Config) { c.RateLimitPolicy = "sometimes" }, "RATE_LIMIT_POLICY_FIELD"},
 		{"fleet of zero", func(c *Config) { c.FleetSize = 0 }, "FLEET_SIZE"},
 		{"no flush interval", func(c *Config) { c.UsageFlushInterval = 0 }, "USAGE_FLUSH_INTERVAL"},
 		{"bad route cost", func(c *Config) { c.RouteCosts = []RouteCost{{Path: "reports", Cost: 0}} }, "route_costs[0]"},
