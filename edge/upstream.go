@@ -81,7 +81,10 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
-		c, err := t.get(ctx)
+		// The resend dials: after an upstream restart every pooled
+		// connection is dead, and another one from the pool would fail
+		// the same way.
+		c, err := t.get(ctx, attempt == 0)
 		if err != nil {
 			return nil, err
 		}
@@ -230,12 +233,13 @@ func (b *h1Body) release(keep bool) {
 	}
 }
 
-// get returns the most recently used idle connection, or dials one.
-func (t *h1Transport) get(ctx context.Context) (*h1Conn, error) {
+// get returns the most recently used idle connection when pooled is
+// true and there is one, or dials one.
+func (t *h1Transport) get(ctx context.Context, pooled bool) (*h1Conn, error) {
 	t.mu.Lock()
 	stale := t.expireLocked(t.now())
 	var c *h1Conn
-	if n := len(t.idle); n > 0 {
+	if n := len(t.idle); pooled && n > 0 {
 		c = t.idle[n-1]
 		t.idle[n-1] = nil
 		t.idle = t.idle[:n-1]

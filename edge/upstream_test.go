@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -126,6 +127,51 @@ func TestUpstreamClosedIdle(t *testing.T) {
 	}
 	if n := accepted.Load(); n < 5 {
 		t.Errorf("upstream accepted %d connections, want one per request", n)
+	}
+}
+
+// TestUpstreamRestarted: when the upstream drops every kept-alive
+// connection at once (a restart), the next read is sent once more on a
+// newly dialed connection, not on another dead one from the pool.
+func TestUpstreamRestarted(t *testing.T) {
+	const pooled = 6 // more than the two resends (ours, then retryTransport's) could skip
+	var conns connCounter
+	var inFlight atomic.Int32
+	release := make(chan struct{})
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" && inFlight.Add(1) == pooled {
+			close(release) // all in flight at once: each holds its own connection
+		}
+		if r.URL.Path == "/hold" {
+			<-release
+		}
+		io.WriteString(w, "ok")
+	}))
+	up.Config.ConnState = conns.hook
+	up.Start()
+	defer up.Close()
+	e := startEdge(t, activeSource(), up.URL, nil)
+	done := make(chan string, pooled)
+	for range pooled {
+		go func() {
+			resp, body := e.do(t, "GET", "acme.example.test", "/hold", nil)
+			done <- strconv.Itoa(resp.StatusCode) + " " + body
+		}()
+	}
+	for range pooled {
+		if got := <-done; got != "200 ok" {
+			t.Fatalf("filling the pool: %q, want 200 ok", got)
+		}
+	}
+	if n := conns.opened.Load(); n != pooled {
+		t.Fatalf("%d upstream connections opened, want %d", n, pooled)
+	}
+	up.CloseClientConnections()
+	waitFor(t, "the upstream to close its connections", 5*time.Second, func() bool { return conns.closed.Load() == pooled })
+	for i := range pooled {
+		if resp, body := e.do(t, "GET", "acme.example.test", "/", nil); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d after the restart: %d %q, want 200 ok", i, resp.StatusCode, body)
+		}
 	}
 }
 
