@@ -10,7 +10,8 @@
 // Method: bench/seed's snapshot of 10,000 tenants; the edge (GOMAXPROCS=1,
 // GOGC=off so that a collection landing in one phase does not blur it,
 // asynchronous preemption off)
-// under `valgrind --tool=callgrind`; -n requests to each tenant in turn
+// under `valgrind --tool=callgrind`; -n requests for the 200 B page (-page
+// large: the 100 KiB one) to each tenant in turn
 // over four keep-alive connections, after a warm-up, for -rounds rounds,
 // with `callgrind_control --dump` between phases. A phase's instructions
 // divided by its requests is that tenant's figure; the median over the
@@ -60,7 +61,11 @@ func main() {
 	tenants := flag.Int("tenants", 10000, "tenants in the edge's snapshot")
 	withRedis := flag.Bool("redis", false, "also measure an edge with RATE_LIMIT_BACKEND=redis")
 	top := flag.Int("top", 15, "functions listed in the breakdown")
+	page := flag.String("page", "small", "the upstream's page requested: small (200 B) or large (100 KiB)")
 	flag.Parse()
+	if *page != "small" && *page != "large" {
+		log.Fatalf("-page %q: want small or large", *page)
+	}
 	var cleanup func()
 	*bin, *work, cleanup = benchproc.Dirs(*bin, *work, "instrbench")
 	defer cleanup()
@@ -94,9 +99,9 @@ func main() {
 		edges = append(edges, edgeRun{name: "edge-redis", env: append(slices.Clip(env), "RATE_LIMIT_BACKEND=redis", "REDIS_URL=redis://127.0.0.1:18379/0")})
 	}
 
-	fmt.Printf("user-space instructions per request under callgrind (GOMAXPROCS=1, GOGC=off), %d requests per tenant per round, %d rounds, median\n\n", *n, *rounds)
+	fmt.Printf("user-space instructions per request for /%s under callgrind (GOMAXPROCS=1, GOGC=off), %d requests per tenant per round, %d rounds, median\n\n", *page, *n, *rounds)
 	for _, e := range edges {
-		res := e.measure(*bin, *work, *n, *rounds)
+		res := e.measure(*bin, *work, "/"+*page, *n, *rounds)
 		res.print(e.name, *n, *top)
 	}
 }
@@ -116,7 +121,7 @@ type result struct {
 	dump   map[string]string
 }
 
-func (e edgeRun) measure(bin, work string, n, rounds int) result {
+func (e edgeRun) measure(bin, work, path string, n, rounds int) result {
 	out := filepath.Join(work, e.name+".callgrind")
 	logPath := filepath.Join(work, e.name+".log")
 	var procs benchproc.Procs
@@ -134,7 +139,7 @@ func (e edgeRun) measure(bin, work string, n, rounds int) result {
 	cl := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	defer cl.CloseIdleConnections()
 	for _, h := range tenantsMeasured {
-		send(cl, h, 500) // warm-up: the tenant's theme, limiter and connections
+		send(cl, h, path, 500) // warm-up: the tenant's theme, limiter and connections
 	}
 	dumps := 0
 	dump := func() string {
@@ -152,7 +157,7 @@ func (e edgeRun) measure(bin, work string, n, rounds int) result {
 			slices.Reverse(order)
 		}
 		for _, h := range order {
-			send(cl, h, n)
+			send(cl, h, path, n)
 			f := dump()
 			total, err := totalOf(f)
 			for wait := 0; err != nil && wait < 100; wait++ { // the dump may still be being written
@@ -204,10 +209,10 @@ func (res result) print(name string, n, top int) {
 	fmt.Println()
 }
 
-// send makes n GET /small requests for tenant host over four keep-alive
+// send makes n GET requests of path for tenant host over four keep-alive
 // connections; any answer but a 200 is fatal, as a refusal would make the
 // figures about refusals.
-func send(cl *http.Client, host string, n int) {
+func send(cl *http.Client, host, path string, n int) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failure error
@@ -219,7 +224,7 @@ func send(cl *http.Client, host string, n int) {
 	for range 4 {
 		wg.Go(func() {
 			for range next {
-				if err := get(cl, host); err != nil {
+				if err := get(cl, host, path); err != nil {
 					mu.Lock()
 					failure = errors.Join(failure, err)
 					mu.Unlock()
@@ -234,8 +239,8 @@ func send(cl *http.Client, host string, n int) {
 	}
 }
 
-func get(cl *http.Client, host string) error {
-	req, err := http.NewRequestWithContext(context.Background(), "GET", "http://127.0.0.1:18180/small", nil)
+func get(cl *http.Client, host, path string) error {
+	req, err := http.NewRequestWithContext(context.Background(), "GET", "http://127.0.0.1:18180"+path, nil)
 	if err != nil {
 		return err
 	}
@@ -249,7 +254,7 @@ func get(cl *http.Client, host string) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /small = %d", resp.StatusCode)
+		return fmt.Errorf("GET %s = %d", path, resp.StatusCode)
 	}
 	return nil
 }
