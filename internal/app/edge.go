@@ -70,7 +70,7 @@ func NewEdge(ctx context.Context, cfg config.Config, src whitelabel.ConfigSource
 		Assets:                assets,
 		AssetCacheBytes:       int64(cfg.AssetCacheMB) << 20,
 		DisableInjection:      !cfg.ThemeInject,
-		RateLimitPolicyAlways: cfg.RateLimitPolicy == "always",
+		RateLimitPolicyAlways: cfg.RateLimitPolicyField == "always",
 		MaxRequestBody:        maxRequestBody(cfg.MaxRequestBody),
 	})
 	if err != nil {

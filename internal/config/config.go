@@ -39,40 +39,40 @@ type Config struct {
 	DomainVerifyWindow    time.Duration `yaml:"domain_verify_window"`
 	DomainRecheckInterval time.Duration `yaml:"domain_recheck_interval"`
 
-	ConfigFile         string           `yaml:"-"`
-	DatabaseURL        string           `yaml:"database_url"`
-	AdminToken         string           `yaml:"admin_token"`
-	SecretKey          string           `yaml:"secret_key"`
-	SecretKeyPrevious  string           `yaml:"secret_key_previous"`
-	SessionStore       string           `yaml:"session_store"`
-	RedisURL           string           `yaml:"redis_url"`
-	BaseDomain         string           `yaml:"base_domain"`
-	APIHost            string           `yaml:"api_host"`
-	ControlAddr        string           `yaml:"control_addr"`
-	EdgeAddr           string           `yaml:"edge_addr"`
-	UpstreamURL        string           `yaml:"upstream_url"`
-	MetricsAddr        string           `yaml:"metrics_addr"`
-	SnapshotPath       string           `yaml:"snapshot_path"`
-	LogLevel           string           `yaml:"log_level"`
-	LogFormat          string           `yaml:"log_format"`
-	ProvisionDelay     time.Duration    `yaml:"provision_delay"`
-	KeyGracePeriod     time.Duration    `yaml:"key_grace_period"`
-	UpstreamTimeout    time.Duration    `yaml:"upstream_timeout"`
-	ShutdownTimeout    time.Duration    `yaml:"shutdown_timeout"`
-	MetricsTenantLabel bool             `yaml:"metrics_tenant_label"`
-	MetricsTenantCap   int              `yaml:"metrics_tenant_cap"`
-	Plans              whitelabel.Plans `yaml:"plans"`
-	Routes             []Route          `yaml:"routes"`
-	RateLimitBackend   string           `yaml:"rate_limit_backend"`
-	RateLimitFallback  string           `yaml:"rate_limit_fallback"`
-	RateLimitPolicy    string           `yaml:"rate_limit_policy_field"`
-	FleetSize          int              `yaml:"fleet_size"`
-	EdgeID             string           `yaml:"edge_id"`
-	UsageFlushInterval time.Duration    `yaml:"usage_flush_interval"`
-	RouteCosts         []RouteCost      `yaml:"route_costs"`
-	ThemeInject        bool             `yaml:"theme_inject"`
-	AssetCacheMB       int              `yaml:"asset_cache_mb"`
-	MaxRequestBody     int              `yaml:"max_request_body"`
+	ConfigFile           string           `yaml:"-"`
+	DatabaseURL          string           `yaml:"database_url"`
+	AdminToken           string           `yaml:"admin_token"`
+	SecretKey            string           `yaml:"secret_key"`
+	SecretKeyPrevious    string           `yaml:"secret_key_previous"`
+	SessionStore         string           `yaml:"session_store"`
+	RedisURL             string           `yaml:"redis_url"`
+	BaseDomain           string           `yaml:"base_domain"`
+	APIHost              string           `yaml:"api_host"`
+	ControlAddr          string           `yaml:"control_addr"`
+	EdgeAddr             string           `yaml:"edge_addr"`
+	UpstreamURL          string           `yaml:"upstream_url"`
+	MetricsAddr          string           `yaml:"metrics_addr"`
+	SnapshotPath         string           `yaml:"snapshot_path"`
+	LogLevel             string           `yaml:"log_level"`
+	LogFormat            string           `yaml:"log_format"`
+	ProvisionDelay       time.Duration    `yaml:"provision_delay"`
+	KeyGracePeriod       time.Duration    `yaml:"key_grace_period"`
+	UpstreamTimeout      time.Duration    `yaml:"upstream_timeout"`
+	ShutdownTimeout      time.Duration    `yaml:"shutdown_timeout"`
+	MetricsTenantLabel   bool             `yaml:"metrics_tenant_label"`
+	MetricsTenantCap     int              `yaml:"metrics_tenant_cap"`
+	Plans                whitelabel.Plans `yaml:"plans"`
+	Routes               []Route          `yaml:"routes"`
+	RateLimitBackend     string           `yaml:"rate_limit_backend"`
+	RateLimitFallback    string           `yaml:"rate_limit_fallback"`
+	RateLimitPolicyField string           `yaml:"rate_limit_policy_field"`
+	FleetSize            int              `yaml:"fleet_size"`
+	EdgeID               string           `yaml:"edge_id"`
+	UsageFlushInterval   time.Duration    `yaml:"usage_flush_interval"`
+	RouteCosts           []RouteCost      `yaml:"route_costs"`
+	ThemeInject          bool             `yaml:"theme_inject"`
+	AssetCacheMB         int              `yaml:"asset_cache_mb"`
+	MaxRequestBody       int              `yaml:"max_request_body"`
 }
 
 // RouteCost is one route cost rule (YAML only): requests matching Method
@@ -89,28 +89,28 @@ type RouteCost struct {
 // loopback, base domain localhost.
 func Defaults() Config {
 	return Config{
-		BaseDomain:         "localhost",
-		ControlAddr:        "127.0.0.1:8081",
-		EdgeAddr:           "127.0.0.1:8080",
-		UpstreamURL:        "http://127.0.0.1:8082",
-		MetricsAddr:        "127.0.0.1:9090",
-		SnapshotPath:       "./data/edge-snapshot.json",
-		LogLevel:           "info",
-		LogFormat:          "json",
-		ProvisionDelay:     2 * time.Second,
-		KeyGracePeriod:     24 * time.Hour,
-		UpstreamTimeout:    30 * time.Second,
-		ShutdownTimeout:    30 * time.Second,
-		MetricsTenantLabel: true,
-		MetricsTenantCap:   1000,
-		RateLimitBackend:   "local",
-		RateLimitFallback:  "local",
-		RateLimitPolicy:    "refusals",
-		FleetSize:          1,
-		UsageFlushInterval: 10 * time.Second,
-		ThemeInject:        true,
-		AssetCacheMB:       64,
-		MaxRequestBody:     32 << 20,
+		BaseDomain:           "localhost",
+		ControlAddr:          "127.0.0.1:8081",
+		EdgeAddr:             "127.0.0.1:8080",
+		UpstreamURL:          "http://127.0.0.1:8082",
+		MetricsAddr:          "127.0.0.1:9090",
+		SnapshotPath:         "./data/edge-snapshot.json",
+		LogLevel:             "info",
+		LogFormat:            "json",
+		ProvisionDelay:       2 * time.Second,
+		KeyGracePeriod:       24 * time.Hour,
+		UpstreamTimeout:      30 * time.Second,
+		ShutdownTimeout:      30 * time.Second,
+		MetricsTenantLabel:   true,
+		MetricsTenantCap:     1000,
+		RateLimitBackend:     "local",
+		RateLimitFallback:    "local",
+		RateLimitPolicyField: "refusals",
+		FleetSize:            1,
+		UsageFlushInterval:   10 * time.Second,
+		ThemeInject:          true,
+		AssetCacheMB:         64,
+		MaxRequestBody:       32 << 20,
 	}
 }
 

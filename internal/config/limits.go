@@ -23,10 +23,10 @@ func (c Config) validateLimits() []error {
 	default:
 		errs = append(errs, fmt.Errorf("RATE_LIMIT_FALLBACK %q must be local, open or closed", c.RateLimitFallback))
 	}
-	switch c.RateLimitPolicy {
+	switch c.RateLimitPolicyField {
 	case "refusals", "always":
 	default:
-		errs = append(errs, fmt.Errorf("RATE_LIMIT_POLICY_FIELD %q must be refusals or always", c.RateLimitPolicy))
+		errs = append(errs, fmt.Errorf("RATE_LIMIT_POLICY_FIELD %q must be refusals or always", c.RateLimitPolicyField))
 	}
 	if c.FleetSize < 1 {
 		errs = append(errs, fmt.Errorf("FLEET_SIZE %d must be at least 1", c.FleetSize))

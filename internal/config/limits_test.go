@@ -15,14 +15,14 @@ func TestLimitSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.RateLimitBackend != "redis" || c.RateLimitFallback != "open" || c.FleetSize != 3 || c.RateLimitPolicy != "always" || c.EdgeID != "edge-a" || c.UsageFlushInterval != 2*time.Second {
+	if c.RateLimitBackend != "redis" || c.RateLimitFallback != "open" || c.FleetSize != 3 || c.RateLimitPolicyField != "always" || c.EdgeID != "edge-a" || c.UsageFlushInterval != 2*time.Second {
 		t.Errorf("Load = %+v", c)
 	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("Validate = %v", err)
 	}
 	d := Defaults()
-	if d.RateLimitBackend != "local" || d.RateLimitFallback != "local" || d.FleetSize != 1 || d.RateLimitPolicy != "refusals" || d.UsageFlushInterval != 10*time.Second {
+	if d.RateLimitBackend != "local" || d.RateLimitFallback != "local" || d.FleetSize != 1 || d.RateLimitPolicyField != "refusals" || d.UsageFlushInterval != 10*time.Second {
 		t.Errorf("Defaults = %+v", d)
 	}
 	tests := []struct {
@@ -33,7 +33,7 @@ func TestLimitSettings(t *testing.T) {
 		{"redis without url", func(c *Config) { c.RedisURL = "" }, "RATE_LIMIT_BACKEND redis needs REDIS_URL"},
 		{"unknown backend", func(c *Config) { c.RateLimitBackend = "memcached" }, "RATE_LIMIT_BACKEND"},
 		{"unknown fallback", func(c *Config) { c.RateLimitFallback = "maybe" }, "RATE_LIMIT_FALLBACK"},
-		{"unknown policy field mode", func(c *Config) { c.RateLimitPolicy = "sometimes" }, "RATE_LIMIT_POLICY_FIELD"},
+		{"unknown policy field mode", func(c *Config) { c.RateLimitPolicyField = "sometimes" }, "RATE_LIMIT_POLICY_FIELD"},
 		{"fleet of zero", func(c *Config) { c.FleetSize = 0 }, "FLEET_SIZE"},
 		{"no flush interval", func(c *Config) { c.UsageFlushInterval = 0 }, "USAGE_FLUSH_INTERVAL"},
 		{"bad route cost", func(c *Config) { c.RouteCosts = []RouteCost{{Path: "reports", Cost: 0}} }, "route_costs[0]"},

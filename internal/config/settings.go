@@ -164,7 +164,7 @@ var settings = []setting{
 	str("rate-limit-fallback", "RATE_LIMIT_FALLBACK", "what the edge does while Redis is unreachable: local (each edge limits at its 1/FLEET_SIZE share, default), open or closed",
 		func(c *Config) *string { return &c.RateLimitFallback }),
 	str("rate-limit-policy-field", "RATE_LIMIT_POLICY_FIELD", "which answers carry the RateLimit-Policy header: refusals (default; every answer carries RateLimit) or always",
-		func(c *Config) *string { return &c.RateLimitPolicy }),
+		func(c *Config) *string { return &c.RateLimitPolicyField }),
 	integer("fleet-size", "FLEET_SIZE", "number of edges sharing the limits, for the local fallback's share (default 1)",
 		func(c *Config) *int { return &c.FleetSize }),
 	str("edge-id", "EDGE_ID", "this edge's name in usage rows, unique in the fleet (default <hostname>-<pid>)",
