@@ -118,7 +118,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("Content-Type", "application/json")
 		d := errorDetail{Code: pub.Code, Message: pub.Message, Field: pub.Field, RequestID: reqID}
 		if lr := (*limitRefusal)(nil); errors.As(err, &lr) {
-			d.Reset = lr.reset.UTC().Format(time.RFC3339)
+			d.Reset = ceilSecond(lr.reset).UTC().Format(time.RFC3339)
 		}
 		json.NewEncoder(&body).Encode(errorBody{d})
 	}
@@ -145,4 +145,13 @@ func capitalize(s string) string {
 		return s
 	}
 	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// ceilSecond rounds t up to a whole second, so that a reset time in
+// RFC 3339 seconds is never before the instant it stands for.
+func ceilSecond(t time.Time) time.Time {
+	if s := t.Truncate(time.Second); !s.Equal(t) {
+		return s.Add(time.Second)
+	}
+	return t
 }

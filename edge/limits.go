@@ -68,7 +68,9 @@ func (e *limitRefusal) Unwrap() error { return e.err }
 
 // newLimitRefusal describes a refusing decision made at now.
 func newLimitRefusal(d ratelimit.Decision, now time.Time) *limitRefusal {
-	wait := max(time.Second, d.RetryAfter.Round(time.Second))
+	// Whole seconds rounded up, as in Retry-After: a client that waits
+	// that long finds the tokens there.
+	wait := (max(time.Second, d.RetryAfter) + time.Second - 1).Truncate(time.Second)
 	if d.Code == whitelabel.CodeQuotaExceeded {
 		return &limitRefusal{
 			err: &whitelabel.Error{Code: whitelabel.CodeQuotaExceeded,

@@ -400,6 +400,35 @@ func TestRateLimitHeadersAndExemptions(t *testing.T) {
 	}
 }
 
+// TestRateLimitedResetRoundsUp: a refusal's JSON reset and message say
+// whole seconds rounded up, like Retry-After, never a time before the
+// tokens are back.
+func TestRateLimitedResetRoundsUp(t *testing.T) {
+	clk := &testClock{}
+	clk.set(time.Date(2026, 5, 20, 10, 0, 0, 500_000_000, time.UTC))
+	lim, err := ratelimit.NewLocal(ratelimit.LocalConfig{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newFakeSource(limitedTenant(1, "acme", whitelabel.Quotas{whitelabel.QuotaRequestsPerSecond: 1, whitelabel.QuotaRequestsBurst: 1}))
+	e := startEdge(t, src, newUpstream(t, nil).URL, func(c *Config) { c.Limiter, c.Now = lim, clk.now })
+	if resp, _ := e.do(t, "GET", "acme.example.test", "/", nil); resp.StatusCode != 200 {
+		t.Fatalf("first request: %d, want 200", resp.StatusCode)
+	}
+	// 0.1 tokens at 10:00:00.6: the next one is there at 10:00:01.5, so
+	// the reset reads 10:00:02 and Retry-After 1 (0.9 s rounded up).
+	// Truncating would say 10:00:01, half a second too early.
+	clk.set(time.Date(2026, 5, 20, 10, 0, 0, 600_000_000, time.UTC))
+	resp, body := e.do(t, "GET", "acme.example.test", "/", nil)
+	var b errorBody
+	if err := json.Unmarshal([]byte(body), &b); err != nil || resp.StatusCode != 429 {
+		t.Fatalf("second request: %d %q (%v), want a 429 JSON error", resp.StatusCode, body, err)
+	}
+	if b.Error.Reset != "2026-05-20T10:00:02Z" || resp.Header.Get("Retry-After") != "1" || !strings.Contains(b.Error.Message, "retry in 1s") {
+		t.Errorf("reset %q, Retry-After %q, message %q; want 2026-05-20T10:00:02Z, 1, retry in 1s", b.Error.Reset, resp.Header.Get("Retry-After"), b.Error.Message)
+	}
+}
+
 // failingLimiter is a Limiter whose backend always fails.
 type failingLimiter struct{ calls atomic.Int64 }
 
