@@ -148,7 +148,7 @@ type call struct {
 	err error
 }
 
-// sender is one sender goroutine's scratch, kept for the next one.
+// sender is a worker's pipeline and scratch, kept between its runs.
 type sender struct {
 	batch []*call
 	cmds  []redis.Cmder
@@ -240,30 +240,27 @@ func (r *Redis) roundTrip(ctx context.Context, c *call) bool {
 	return true
 }
 
-// startSenderLocked hands a sender to a parked worker, starting a worker
-// when every one may be busy; the caller holds r.mu and has checked
-// r.closed. The hand-off never blocks: r.wake holds maxSlowSenders, and
-// at most that many senders are handed off and not yet finished.
+// startSenderLocked wakes a parked worker to run a sender, starting a
+// worker when every one may be busy; the caller holds r.mu and has
+// checked r.closed. The wake-up never blocks: r.wake holds
+// maxSlowSenders, and at most that many senders are woken and not yet
+// finished.
 func (r *Redis) startSenderLocked() {
 	r.senders++
-	var s *sender
-	if n := len(r.idle); n > 0 {
-		s, r.idle = r.idle[n-1], r.idle[:n-1]
-	} else {
-		s = &sender{pipe: r.cfg.Client.Pipeline()}
-	}
 	if r.workers < r.senders {
 		r.workers++
 		r.wg.Add(1)
 		go r.work()
 	}
-	r.wake <- s
+	r.wake <- struct{}{}
 }
 
-// work runs the senders handed to it until Close closes r.wake.
+// work runs a sender, with its own pipeline and scratch, each time it is
+// woken, until Close closes r.wake.
 func (r *Redis) work() {
 	defer r.wg.Done()
-	for s := range r.wake {
+	s := &sender{pipe: r.cfg.Client.Pipeline()}
+	for range r.wake {
 		r.sendLoop(s)
 	}
 }
@@ -276,7 +273,6 @@ func (r *Redis) sendLoop(s *sender) {
 		n := r.batchLen()
 		if n == 0 {
 			r.senders--
-			r.idle = append(r.idle, s)
 			r.mu.Unlock()
 			return
 		}

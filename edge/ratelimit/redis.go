@@ -130,12 +130,11 @@ type Redis struct {
 	calls sync.Pool // *call; see batch.go
 	mu    sync.Mutex
 	// Guarded by mu.
-	pending []*call   // queued for the next pipeline, oldest first
-	senders int       // senders handed to workers and not yet finished
-	workers int       // worker goroutines started
-	idle    []*sender // scratch of the senders not running
+	pending []*call // queued for the next pipeline, oldest first
+	senders int     // senders woken and not yet finished
+	workers int     // worker goroutines started, each with its sender
 	closed  bool
-	wake    chan *sender   // senders for the parked workers; closed by Close
+	wake    chan struct{}  // wakes a parked worker; closed by Close
 	wg      sync.WaitGroup // the workers and the breaker probe
 
 	// Pipelines in flight at most, set once: usually, and while calls
@@ -199,7 +198,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		r.maxSenders, r.maxSlowSenders = min(r.maxSenders, pool), min(r.maxSlowSenders, pool)
 	}
 	r.calls.New = newCall
-	r.wake = make(chan *sender, r.maxSlowSenders)
+	r.wake = make(chan struct{}, r.maxSlowSenders)
 	var err error
 	if r.m, err = newMetrics(cfg.Registerer, "redis"); err != nil {
 		return nil, fmt.Errorf("new redis limiter: %w", err)
