@@ -68,9 +68,7 @@ func (e *limitRefusal) Unwrap() error { return e.err }
 
 // newLimitRefusal describes a refusing decision made at now.
 func newLimitRefusal(d ratelimit.Decision, now time.Time) *limitRefusal {
-	// Whole seconds rounded up, as in Retry-After: a client that waits
-	// that long finds the tokens there.
-	wait := (max(time.Second, d.RetryAfter) + time.Second - 1).Truncate(time.Second)
+	wait := ratelimit.RetryAfterSeconds(d.RetryAfter) // as in the Retry-After header
 	if d.Code == whitelabel.CodeQuotaExceeded {
 		return &limitRefusal{
 			err: &whitelabel.Error{Code: whitelabel.CodeQuotaExceeded,
@@ -83,7 +81,7 @@ func newLimitRefusal(d ratelimit.Decision, now time.Time) *limitRefusal {
 		code = whitelabel.CodeRateLimited
 	}
 	return &limitRefusal{
-		err:   &whitelabel.Error{Code: code, Message: "too many requests; retry in " + strconv.FormatInt(int64(wait/time.Second), 10) + "s"},
+		err:   &whitelabel.Error{Code: code, Message: "too many requests; retry in " + strconv.FormatInt(wait, 10) + "s"},
 		reset: now.Add(d.RetryAfter),
 	}
 }

@@ -231,7 +231,7 @@ func (c *PolicyCache) writeHeaders(h http.Header, vals *Values, withPolicy bool,
 	}
 	rateEnd := len(b)
 	if retryAfter > 0 {
-		b = strconv.AppendInt(b, max(1, ceilSeconds(retryAfter)), 10)
+		b = strconv.AppendInt(b, RetryAfterSeconds(retryAfter), 10)
 	}
 	if len(b) == 0 {
 		return
@@ -302,6 +302,10 @@ var (
 	canonRateLimit  = http.CanonicalHeaderKey(HeaderRateLimit)
 	canonRetryAfter = http.CanonicalHeaderKey(HeaderRetryAfter)
 )
+
+// RetryAfterSeconds is the Retry-After value for a wait of d: whole
+// seconds rounded up, at least 1.
+func RetryAfterSeconds(d time.Duration) int64 { return max(1, ceilSeconds(d)) }
 
 // ceilSeconds returns d in whole seconds, rounded up, never negative.
 func ceilSeconds(d time.Duration) int64 {
